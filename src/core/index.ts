@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './clock.js';
+export * from './bus.js';
+export * from './log.js';
+export * from './prefix.js';
+export * from './types.js';
