@@ -1,0 +1,104 @@
+/**
+ * `shadownet run` and `shadownet demo`: start the virtual routers of a config
+ * and the API, print a live summary, stop cleanly on Ctrl-C / SIGTERM.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { createLogger, RealClock } from '../../core/index.js';
+import { loadConfig, type ShadownetConfig } from '../../vnet/index.js';
+import { RoutingInterceptor } from '../../routing/index.js';
+import { startApiServer } from '../../api/index.js';
+
+export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples');
+
+export interface RunOptions {
+  config: string;
+  api?: string | false;
+  summaryEvery?: number;
+  json?: boolean;
+}
+
+function parseListen(text: string): { address: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text);
+  if (!m) throw new Error(`expected ADDRESS:PORT for --api-listen, got ${JSON.stringify(text)}`);
+  return { address: m[1], port: Number(m[2]) };
+}
+
+function howToPeer(cfg: ShadownetConfig): string {
+  const lines: string[] = [];
+  for (const v of cfg.vnets)
+    for (const r of v.routers) {
+      lines.push(`  virtual router ${v.name}/${r.name}: AS ${r.asn}, listening on ${r.listen.address} port ${r.listen.port}`);
+      for (const p of r.peers)
+        lines.push(
+          `    expects ${p.address} (AS ${p.asn})${p.passive ? '' : `, and connects to it on port ${p.port}`}; in BIRD: ` +
+            `neighbor ${r.listen.address} port ${r.listen.port} as ${r.asn}; source address ${p.address};`,
+        );
+    }
+  return lines.join('\n');
+}
+
+export async function runInterceptor(opts: RunOptions): Promise<void> {
+  const config = loadConfig(opts.config);
+  const logger = createLogger({ level: config.log.level });
+  const clock = new RealClock();
+  const rii = new RoutingInterceptor({ config, clock, logger });
+  await rii.start();
+  let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
+  if (opts.api !== false) {
+    const listen = opts.api ? parseListen(opts.api) : config.api.listen;
+    api = await startApiServer({ rii, address: listen.address, port: listen.port, logger });
+  }
+  const out = process.stdout;
+  out.write(`shadownet: ${config.vnets.length} virtual network(s) from ${opts.config}\n${howToPeer(config)}\n`);
+  if (api) out.write(`  API: ${api.url}  (try: shadownet peers --api ${api.url}; shadownet routes --api ${api.url})\n`);
+  out.write('Ctrl-C stops.\n');
+  const summary = (): void => {
+    const s = rii.stats();
+    const line = `[${new Date(clock.now()).toISOString()}] peers up ${s.established}/${s.peers}, prefixes ${s.prefixes}, paths ${s.paths}, attribute sets ${s.attributeSets}, refused connections ${s.refused}`;
+    out.write((opts.json ? JSON.stringify({ time: clock.now(), ...s }) : line) + '\n');
+  };
+  const timer = clock.setRepeating((opts.summaryEvery ?? 10) * 1000, summary);
+  await new Promise<void>((resolveStop) => {
+    // Timers are unref'd; this keeps the process up until a signal arrives.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const stop = (): void => {
+      clearInterval(keepAlive);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolveStop();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  timer.cancel();
+  out.write('stopping: closing BGP sessions (Cease, administrative shutdown)…\n');
+  await api?.close();
+  await rii.stop();
+  summary();
+}
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run the virtual routers of a config and the API until stopped')
+    .requiredOption('-c, --config <file>', 'configuration file (YAML)')
+    .option('--api-listen <address:port>', 'where the API listens (default from the config, 127.0.0.1:8179)')
+    .option('--no-api', 'do not start the API')
+    .option('--summary-every <seconds>', 'print a summary line this often', '10')
+    .option('--json', 'print summary lines as JSON')
+    .action(async (o: { config: string; apiListen?: string; api: boolean; summaryEvery: string; json?: boolean }) => {
+      await runInterceptor({ config: o.config, api: o.api === false ? false : o.apiListen, summaryEvery: Number(o.summaryEvery), json: o.json });
+    });
+
+  program
+    .command('demo')
+    .description('run the demo: the virtual routers of examples/demo.yaml with the API (the emulated network joins later)')
+    .option('-c, --config <file>', 'configuration file', join(EXAMPLES_DIR, 'demo.yaml'))
+    .option('--api-listen <address:port>', 'where the API listens')
+    .option('--summary-every <seconds>', 'print a summary line this often', '5')
+    .action(async (o: { config: string; apiListen?: string; summaryEvery: string }) => {
+      await runInterceptor({ config: o.config, api: o.apiListen, summaryEvery: Number(o.summaryEvery) });
+    });
+}

@@ -1,0 +1,240 @@
+/**
+ * The shadownet configuration file (YAML), validated with zod. Every error
+ * names the path in the file and what was expected, e.g.
+ * `vnets[0].routers[1].asn: expected an integer 1..4294967295`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+import {
+  ConfigError,
+  CoreErrorCode,
+  ShadownetError,
+  parsePrefix,
+  prefixContains,
+  tryParseAddress,
+  type ConfigIssue,
+  type Prefix,
+} from '../core/index.js';
+
+const asn = z
+  .number({ error: 'expected an integer 1..4294967295' })
+  .int({ error: 'expected an integer 1..4294967295' })
+  .min(1, { error: 'expected an integer 1..4294967295' })
+  .max(4294967295, { error: 'expected an integer 1..4294967295' });
+
+const port = z
+  .number({ error: 'expected a TCP port 1..65535' })
+  .int({ error: 'expected a TCP port 1..65535' })
+  .min(1, { error: 'expected a TCP port 1..65535' })
+  .max(65535, { error: 'expected a TCP port 1..65535' });
+
+const ipAddress = z.string({ error: 'expected an IPv4 or IPv6 address' }).refine((s) => tryParseAddress(s) !== undefined, {
+  error: 'expected an IPv4 or IPv6 address',
+});
+
+const ipv4Address = z.string({ error: 'expected a dotted-quad IPv4 address' }).refine(
+  (s) => tryParseAddress(s)?.length === 4,
+  { error: 'expected a dotted-quad IPv4 address' },
+);
+
+const prefixText = z.string({ error: 'expected a prefix such as 10.0.0.0/16 or 2001:db8::/32' }).superRefine((s, ctx) => {
+  try {
+    parsePrefix(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+  }
+});
+
+const seconds = (what: string, min: number, max: number) =>
+  z
+    .number({ error: `expected ${what} in seconds, ${min}..${max}` })
+    .int({ error: `expected ${what} in seconds, ${min}..${max}` })
+    .min(min, { error: `expected ${what} in seconds, ${min}..${max}` })
+    .max(max, { error: `expected ${what} in seconds, ${min}..${max}` });
+
+// RFC 4271 §4.2: hold time is 0 or at least 3 seconds.
+const holdTime = seconds('a hold time', 0, 65535).refine((v) => v === 0 || v >= 3, {
+  error: 'expected a hold time of 0 or 3..65535 seconds (RFC 4271 §4.2)',
+});
+
+const name = z
+  .string({ error: 'expected a name' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, { error: 'expected a name of letters, digits, "-" and "_" (max 63)' });
+
+export const PeerSchema = z.strictObject({
+  address: ipAddress,
+  asn,
+  description: z.string().optional(),
+  /** The peer's port, used when we connect to it. */
+  port: port.default(179),
+  /** Wait for the peer to connect (true) or connect to it as well (false). */
+  passive: z.boolean({ error: 'expected true or false' }).default(true),
+  /** Our source address for this session; defaults to the router's listen address. */
+  localAddress: ipAddress.optional(),
+  holdTime: holdTime.default(90),
+  connectRetry: seconds('a connect-retry time', 1, 3600).default(30),
+  maxPrefix: z
+    .strictObject({
+      limit: z.number({ error: 'expected a positive integer' }).int().min(1, { error: 'expected a positive integer' }),
+      /** Seconds after which a session ended for max-prefix is restarted; absent = stays down. */
+      restartAfter: seconds('a restart delay', 1, 86400).optional(),
+    })
+    .optional(),
+  /** Routes outside these are not installed (counted and logged). Default: the virtual network's CIDRs. */
+  acceptedPrefixes: z.array(prefixText).optional(),
+  gracefulRestart: z.boolean({ error: 'expected true or false' }).default(true),
+  families: z.array(z.enum(['ipv4', 'ipv6'], { error: 'expected "ipv4" or "ipv6"' })).min(1).default(['ipv4', 'ipv6']),
+});
+
+export const RouterSchema = z.strictObject({
+  name,
+  asn,
+  routerId: ipv4Address,
+  listen: z.strictObject({ address: ipAddress, port: port.default(179) }),
+  holdTime: holdTime.default(90),
+  /** Graceful restart time we advertise (RFC 4724), seconds. */
+  restartTime: seconds('a restart time', 1, 4095).default(120),
+  peers: z.array(PeerSchema).default([]),
+});
+
+export const VnetSchema = z.strictObject({
+  name,
+  /** Virtual network identifier (VXLAN VNI): 24 bits. */
+  vni: z.number().int().min(0).max(0xffffff, { error: 'expected a VNI 0..16777215' }).optional(),
+  cidrs: z.array(prefixText).min(1, { error: 'expected at least one CIDR' }),
+  routers: z.array(RouterSchema).default([]),
+  /** Application prefixes and their tags (e.g. critical: true), used by later components. */
+  prefixTags: z.array(z.strictObject({ prefix: prefixText, tags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])) })).default([]),
+  ecmpMax: z.number().int().min(1).max(64).default(8),
+});
+
+export const ApiSchema = z.strictObject({
+  listen: z.strictObject({ address: ipAddress.default('127.0.0.1'), port: port.default(8179) }).default({ address: '127.0.0.1', port: 8179 }),
+});
+
+export const ConfigSchema = z.strictObject({
+  vnets: z.array(VnetSchema).min(1, { error: 'expected at least one virtual network' }),
+  api: ApiSchema.default({ listen: { address: '127.0.0.1', port: 8179 } }),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+export type ShadownetConfig = z.infer<typeof ConfigSchema>;
+export type VnetConfig = z.infer<typeof VnetSchema>;
+export type RouterConfig = z.infer<typeof RouterSchema>;
+export type PeerConfig = z.infer<typeof PeerSchema>;
+
+/** `vnets[0].routers[1].asn` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+function describeReceived(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  return issue.message;
+}
+
+/** Cross-field checks zod's per-field schemas cannot express. */
+function semanticIssues(cfg: ShadownetConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const vnetNames = new Map<string, number>();
+  const listeners = new Map<string, string>();
+  const vnis = new Map<number, number>();
+  cfg.vnets.forEach((v, vi) => {
+    if (vnetNames.has(v.name)) issues.push({ path: `vnets[${vi}].name`, message: `duplicate virtual network name "${v.name}" (also vnets[${vnetNames.get(v.name)}])` });
+    vnetNames.set(v.name, vi);
+    if (v.vni !== undefined) {
+      if (vnis.has(v.vni)) issues.push({ path: `vnets[${vi}].vni`, message: `VNI ${v.vni} is already used by vnets[${vnis.get(v.vni)}]` });
+      vnis.set(v.vni, vi);
+    }
+    const cidrs = v.cidrs.map((c) => parsePrefix(c));
+    cidrs.forEach((c, ci) => {
+      for (let cj = 0; cj < ci; cj++) {
+        if (prefixContains(cidrs[cj], c) || prefixContains(c, cidrs[cj]))
+          issues.push({ path: `vnets[${vi}].cidrs[${ci}]`, message: `overlaps cidrs[${cj}] (${v.cidrs[cj]})` });
+      }
+    });
+    const routerNames = new Map<string, number>();
+    v.routers.forEach((r, ri) => {
+      const rp = `vnets[${vi}].routers[${ri}]`;
+      if (routerNames.has(r.name)) issues.push({ path: `${rp}.name`, message: `duplicate router name "${r.name}" (also routers[${routerNames.get(r.name)}])` });
+      routerNames.set(r.name, ri);
+      const key = `${r.listen.address}|${r.listen.port}`;
+      const other = listeners.get(key);
+      if (other) issues.push({ path: `${rp}.listen`, message: `${r.listen.address} port ${r.listen.port} is already used by ${other}` });
+      listeners.set(key, rp);
+      const peerAddrs = new Map<string, number>();
+      r.peers.forEach((p, pi) => {
+        const pp = `${rp}.peers[${pi}]`;
+        const canon = tryParseAddress(p.address)!.join('.');
+        if (peerAddrs.has(canon)) issues.push({ path: `${pp}.address`, message: `duplicate peer ${p.address} (also peers[${peerAddrs.get(canon)}])` });
+        peerAddrs.set(canon, pi);
+        const local = p.localAddress ?? r.listen.address;
+        if (tryParseAddress(local)!.length !== tryParseAddress(p.address)!.length)
+          issues.push({ path: `${pp}.localAddress`, message: `source address ${local} is not of the same family as the peer ${p.address}` });
+        if (p.holdTime !== 0 && p.holdTime < 3) issues.push({ path: `${pp}.holdTime`, message: 'expected 0 or 3..65535' });
+      });
+    });
+    v.prefixTags.forEach((t, ti) => {
+      const p = parsePrefix(t.prefix);
+      if (!cidrs.some((c) => prefixContains(c, p)))
+        issues.push({ path: `vnets[${vi}].prefixTags[${ti}].prefix`, message: `${t.prefix} is outside the virtual network's CIDRs` });
+    });
+  });
+  return issues;
+}
+
+/** Parse and validate config text. Throws {@link ConfigError} listing every problem found. */
+export function parseConfig(text: string, file = '<inline>'): ShadownetConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? '?'}`, message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  const result = ConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => ({ path: withLine(doc.contents, i.path, formatPath(i.path), text), message: describeReceived(i) }));
+    throw new ConfigError(file, issues);
+  }
+  const semantic = semanticIssues(result.data);
+  if (semantic.length > 0) throw new ConfigError(file, semantic);
+  return result.data;
+}
+
+/** Append the line number of a path when the YAML node can be found, to help editors jump there. */
+function withLine(root: YamlNode | null, path: readonly PropertyKey[], text: string, source: string): string {
+  let node: unknown = root;
+  for (const p of path) {
+    if (isMap(node)) node = node.get(p as string, true);
+    else if (isSeq(node)) node = node.get(p as number, true);
+    else break;
+  }
+  const range = (node as { range?: [number, number, number] } | undefined)?.range;
+  if (!range) return text;
+  const line = source.slice(0, range[0]).split('\n').length;
+  return `${text} (line ${line})`;
+}
+
+/** Read and validate a config file. */
+export function loadConfig(file: string): ShadownetConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ShadownetError(CoreErrorCode.CONFIG_NOT_FOUND, `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(text, file);
+}
+
+/** The accepted-prefix ranges of a peer: its own list, or the virtual network's CIDRs. */
+export function acceptedRanges(vnet: VnetConfig, peer: PeerConfig): Prefix[] {
+  return (peer.acceptedPrefixes ?? vnet.cidrs).map((p) => parsePrefix(p));
+}
