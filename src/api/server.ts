@@ -26,7 +26,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<{ app: Fas
     const code = err instanceof ShadownetError ? err.code : (err as { code?: string }).code;
     const status = err instanceof ShadownetError ? httpStatusFor(code) : ((err as { statusCode?: number }).statusCode ?? 500);
     if (status >= 500) opts.logger?.error({ err }, 'API request failed');
-    void reply.status(status).send({ error: { code: code ?? 'SHADOWNET_ERR_INTERNAL', message: err.message } });
+    void reply.status(status).send({ error: { code: code ?? 'SHADOWNET_ERR_INTERNAL', message: (err as Error).message } });
   });
 
   app.get('/healthz', async () => ({ ok: true }));

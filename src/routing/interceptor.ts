@@ -27,6 +27,29 @@ import { acceptedRanges, type ShadownetConfig, type VnetConfig, type RouterConfi
 import { AttributeStore, VnetRib, type LocRibEntry } from './rib/index.js';
 import { BgpSpeaker, type BgpPeer, type PeerSettings } from './session/index.js';
 import { pathToJson, type PathJson, type RouteView } from './view.js';
+import type { MrtRoute } from './mrt/index.js';
+
+export interface ReplayOptions {
+  /** Router name the replayed peers appear under (default `mrt`). */
+  router?: string;
+  /** `fast` (default): as fast as possible; `recorded`: keep the recorded gaps, divided by `speed`. */
+  pace?: 'fast' | 'recorded';
+  speed?: number;
+  /** Install routes outside the virtual network's CIDRs too (public Internet dumps). Default false. */
+  acceptAny?: boolean;
+  onProgress?: (s: ReplaySummary) => void;
+  /** Call onProgress every this many routes (default 100,000). */
+  progressEvery?: number;
+}
+
+export interface ReplaySummary {
+  routes: number;
+  announced: number;
+  withdrawn: number;
+  rejectedOutOfRange: number;
+  stateChanges: number;
+  peers: number;
+}
 
 /** Counters the RII keeps per peer on top of the session's own. */
 export interface PeerRouteCounters {
@@ -426,7 +449,7 @@ export class RoutingInterceptor {
             state: peer.state,
             prefixes: ctx.ribAttached ? v.rib.adjRibInCount(ctx.id) : 0,
             routes: { ...ctx.counters },
-            session: peer.describe(),
+            session: describeSession(peer),
           });
         }
       });
@@ -454,15 +477,90 @@ export class RoutingInterceptor {
   }
 
   /**
-   * Feed routes into a virtual network's RIBs as if a peer had sent them
-   * (MRT replay). Peers are created on first use under the router name given.
+   * Feed routes (from an MRT file) into a virtual network's RIBs as if its
+   * peers had sent them: each recorded peer becomes a peer of router
+   * `opts.router`; recorded session drops withdraw that peer's routes.
    */
-  injectPeer(vnet: string, router: string, address: string, asn: number, bgpId = '0.0.0.0'): string {
+  async replay(vnet: string, routes: AsyncIterable<MrtRoute>, opts: ReplayOptions = {}): Promise<ReplaySummary> {
     const v = this.#vnet(vnet);
-    const id = `${router}|${formatAddressCanonical(address)}`;
-    v.rib.addPeer({ id, router, address, asn, bgpId, ibgp: false });
-    return id;
+    const router = opts.router ?? 'mrt';
+    const ranges = v.config.cidrs.map((c) => parsePrefix(c));
+    const summary: ReplaySummary = { routes: 0, announced: 0, withdrawn: 0, rejectedOutOfRange: 0, stateChanges: 0, peers: 0 };
+    const peers = new Map<string, string>();
+    const interned = new WeakMap<RouteAttributes, RouteAttributes>();
+    const every = opts.progressEvery ?? 100_000;
+    const speed = opts.speed ?? 1;
+    let lastTime: number | undefined;
+    const peerId = (address: string, asn: number, bgpId?: string): string => {
+      const key = `${address}|${asn}`;
+      let id = peers.get(key);
+      if (!id) {
+        id = `${router}|${formatAddressCanonical(address)}|${asn}`;
+        v.rib.addPeer({ id, router, address, asn, bgpId: bgpId ?? '0.0.0.0', ibgp: false });
+        peers.set(key, id);
+        summary.peers++;
+      }
+      return id;
+    };
+    for await (const r of routes) {
+      if (opts.pace === 'recorded') {
+        if (lastTime !== undefined && r.time > lastTime) {
+          const wait = (r.time - lastTime) / speed;
+          await new Promise<void>((resolve) => this.clock.setTimer(wait, resolve));
+        }
+        lastTime = r.time;
+      }
+      const id = peerId(r.peer.address, r.peer.asn, r.peer.bgpId);
+      if (r.type === 'state') {
+        summary.stateChanges++;
+        if (r.from === 'established' && r.to !== 'established') {
+          v.rib.peerDown(id);
+          v.rib.addPeer({ id, router, address: r.peer.address, asn: r.peer.asn, bgpId: r.peer.bgpId ?? '0.0.0.0', ibgp: false });
+        }
+        continue;
+      }
+      summary.routes++;
+      if (r.action === 'withdraw') {
+        if (v.rib.withdraw(id, r.prefix, 'withdrawn', r.pathId)) summary.withdrawn++;
+      } else if (r.attributes) {
+        if (!opts.acceptAny && !ranges.some((range) => prefixContains(range, r.prefix))) {
+          summary.rejectedOutOfRange++;
+        } else {
+          let attrs = interned.get(r.attributes);
+          if (!attrs) {
+            attrs = this.attributes.internValue(r.attributes);
+            interned.set(r.attributes, attrs);
+          }
+          v.rib.announce(id, r.prefix, attrs, r.pathId);
+          summary.announced++;
+        }
+      }
+      if (opts.onProgress && summary.routes % every === 0) opts.onProgress({ ...summary });
+    }
+    return summary;
   }
+}
+
+/** The session facts of a peer as JSON (for `shadownet peers` and the API). */
+function describeSession(peer: BgpPeer): Record<string, unknown> {
+  const n = peer.negotiated;
+  return {
+    remoteBgpId: peer.remoteBgpId,
+    uptimeSeconds: Math.floor(peer.uptime / 1000),
+    ...(n
+      ? {
+          negotiated: {
+            holdTime: n.holdTime,
+            keepalive: n.keepalive,
+            fourOctetAs: n.fourOctetAs,
+            routeRefresh: n.routeRefresh,
+            families: n.families.map((f) => `${f.afi}/${f.safi}`),
+            gracefulRestart: n.gracefulRestart,
+          },
+        }
+      : {}),
+    ...peer.counters,
+  };
 }
 
 function entryView(vnet: string, e: LocRibEntry): RouteView {

@@ -36,7 +36,8 @@ export const CapabilityCode = {
 
 export type Capability =
   | { readonly type: 'multiprotocol'; readonly afi: number; readonly safi: number }
-  | { readonly type: 'route-refresh' }
+  /** `cisco` marks the pre-standard code 128 form, kept so it re-encodes as it came. */
+  | { readonly type: 'route-refresh'; readonly cisco?: boolean }
   | { readonly type: 'four-octet-as'; readonly asn: number }
   | {
       readonly type: 'graceful-restart';
@@ -228,6 +229,31 @@ export interface DecodeContext {
    * length and next hop only (RFC 6396 §4.3.4).
    */
   readonly mpReachNextHopOnly?: boolean;
+  /**
+   * What to do with a message type this codec does not know. `reject` (the
+   * default, for live sessions) throws Bad Message Type (RFC 4271 §6.1);
+   * `keep` decodes it to `{ type: 'unknown' }` so readers of files can skip it.
+   */
+  readonly unknownMessageTypes?: 'reject' | 'keep';
+  /**
+   * Apply the OPEN checks of RFC 4271 §6.2 (version, hold time, BGP
+   * Identifier, optional parameter types) while decoding. Default true;
+   * readers of recorded OPENs (BMP, MRT) may turn it off.
+   */
+  readonly checkOpen?: boolean;
 }
 
 export type { Afi };
+
+function nameIn(registry: Record<string, number>): (code: number) => string {
+  const names = new Map<number, string>();
+  for (const [k, v] of Object.entries(registry)) if (!names.has(v)) names.set(v, k);
+  return (code) => names.get(code) ?? `UNKNOWN_${code}`;
+}
+
+/** `UPDATE`, `KEEPALIVE`, … or `UNKNOWN_<n>`. */
+export const messageTypeName = nameIn(MessageType);
+/** `FOUR_OCTET_AS`, … or `UNKNOWN_<n>`. */
+export const capabilityCodeName = nameIn(CapabilityCode);
+/** `AS_PATH`, `LARGE_COMMUNITY`, … or `UNKNOWN_<n>`. */
+export const attrCodeName = nameIn(AttrCode);
