@@ -272,8 +272,6 @@ export class RoutingInterceptor {
         : {}),
     };
     this.bus.publish(ctx.vnet.topic, event);
-    const level = to === 'established' || from === 'established' ? 'info' : 'debug';
-    this.logger[level]({ vnet: ctx.vnet.config.name, router: r.name, peer: ctx.config.address, from, to, reason, notification: event.notification }, 'BGP session state');
     if (from === 'established' && to !== 'established' && ctx.ribAttached) {
       // RFC 4724 §4.2: keep the routes as stale for the restart time the peer advertised,
       // unless the session ended with a NOTIFICATION (RFC 8538 aside, GR does not apply then).
