@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchHost, benchPort, findBinary, peakRssMiB, run, sleep, startBird, startGobgpd, stopAllDaemons, waitFor } from './lib/daemons.mjs';
 import { appendPadding, PADDING_RANGE } from './lib/mrt-padding.mjs';
-import { buildFeed, sendFeed } from './lib/feed.mjs';
+import { spawn } from 'node:child_process';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Compiled project; SHADOWNET_DIST points elsewhere (e.g. a private build). */
@@ -103,10 +103,35 @@ async function loadRii() {
 }
 
 /**
- * Starts the RII peered with `peer`, runs `connect()` to make the routes
+ * Starts the RII peered with `peer`, tells the sender to go so the routes
  * flow, and times until its Loc-RIB holds `count` prefixes.
  */
-async function ingestIntoRii({ peer, connect, subscriber }) {
+/**
+ * A feed sender in a child process (see lib/feed-sender.mjs), built and
+ * waiting; `go()` starts the session and the sending.
+ */
+async function prepareSender(to) {
+  const child = spawn(process.execPath, [join(root, 'bench', 'lib', 'feed-sender.mjs'), JSON.stringify({ ...to, localAddress: SELF.address, asn: SELF.asn, routerId: SELF.routerId, count, seed })], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  await waitFor('the feed sender to build its UPDATEs', () => {
+    if (child.exitCode !== null) throw new Error('the feed sender exited');
+    return out.includes('ready');
+  }, timeoutMs, 20);
+  const updates = Number(/ready (\d+)/.exec(out)[1]);
+  return {
+    updates,
+    go: () => child.stdin.write('go\n'),
+    stop: () => {
+      child.stdin.end();
+      return new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    },
+  };
+}
+
+async function ingestIntoRii({ peer, prepare, subscriber }) {
   const { routing, vnet, yaml } = await loadRii();
   const config = vnet.parseConfig(yaml.stringify(riiConfig(peer)), 'bench.yaml');
   let eventsDelivered = 0;
@@ -114,20 +139,24 @@ async function ingestIntoRii({ peer, connect, subscriber }) {
     const rii = new routing.RoutingInterceptor({ config });
     if (subscriber) rii.bus.subscribe('routing.events.>', () => void eventsDelivered++);
     await rii.start();
+    const sender = await prepare();
     try {
       const t0 = performance.now();
-      const conn = await connect();
-      await waitFor(`the RII to hold ${target} prefixes`, () => rii.stats().prefixes >= target, timeoutMs, 20);
+      sender.go();
+      await waitFor(`the RII to hold ${target} prefixes`, () => rii.stats().prefixes >= target, timeoutMs, 5);
       const seconds = (performance.now() - t0) / 1000;
       const prefixes = rii.stats().prefixes;
-      conn?.socket?.destroy();
-      return { seconds, prefixes, rii };
+      // Events are delivered synchronously: every one for the table has arrived by now.
+      const events = eventsDelivered;
+      return { seconds, prefixes, rii, sender, events };
     } catch (err) {
+      await sender.stop();
       await rii.stop();
       throw err;
     }
   });
-  const { seconds, prefixes, rii } = measured.result;
+  const { seconds, prefixes, rii, sender, events } = measured.result;
+  await sender.stop();
   const heapAbove = measured.after.heapUsed + measured.after.external - (measured.idle.heapUsed + measured.idle.external);
   const rssAbove = measured.after.rss - measured.idle.rss;
   await rii.stop();
@@ -138,7 +167,7 @@ async function ingestIntoRii({ peer, connect, subscriber }) {
     peakRssMiB: mib(measured.peak),
     bytesPerRoute: Math.round(heapAbove / prefixes),
     rssBytesPerRoute: Math.round(rssAbove / prefixes),
-    eventsDelivered,
+    eventsDelivered: events,
   };
 }
 
@@ -176,14 +205,22 @@ async function loadGobgp(dir) {
   return { gobgp, holds: have, padding: have - count, writeSeconds, injectSeconds: (performance.now() - t1) / 1000 };
 }
 
-async function ingestIntoBird(dir) {
-  const t0 = performance.now();
-  const bird = await startBird(dir, { ...BIRD, neighbor: { address: GOBGP.address, port: GOBGP.port, asn: GOBGP.asn } });
+async function ingestIntoBird(dir, fromSelf = false) {
+  let t0 = performance.now();
+  const neighbor = fromSelf ? { address: SELF.address, port: 179, asn: SELF.asn, passive: true } : { address: GOBGP.address, port: GOBGP.port, asn: GOBGP.asn };
+  const bird = await startBird(dir, { ...BIRD, neighbor });
+  let sender;
   try {
+    if (fromSelf) {
+      sender = await prepareSender({ host: BIRD.address, port: BIRD.port });
+      t0 = performance.now();
+      sender.go();
+    }
     await waitFor(`BIRD to hold ${target} routes`, async () => (await bird.routeCount()) >= target, timeoutMs, 100);
     const seconds = (performance.now() - t0) / 1000;
     return { seconds, prefixesPerSecond: Math.round(target / seconds), peakRssMiB: bird.rssMiB() };
   } finally {
+    await sender?.stop();
     await bird.stop();
   }
 }
@@ -193,19 +230,21 @@ async function main() {
   const out = { bench: 'bgp-ingest', sender: args.sender, count, seed };
   try {
     if (args.sender === 'self') {
-      const feed = buildFeed({ count, seed, firstAs: SELF.asn });
-      out.updates = feed.updates.length;
-      const connect = () =>
-        sendFeed({ host: VR.address, port: VR.port, localAddress: SELF.address, asn: SELF.asn, routerId: SELF.routerId, updates: feed.updates });
+      const prepare = async () => {
+        const s = await prepareSender({ host: VR.address, port: VR.port });
+        out.updates = s.updates;
+        return s;
+      };
       const peer = { address: SELF.address, asn: SELF.asn, passive: true };
-      const bare = await ingestIntoRii({ peer, connect, subscriber: false });
-      const withSub = await ingestIntoRii({ peer, connect, subscriber: true });
+      const bare = await ingestIntoRii({ peer, prepare, subscriber: false });
+      const withSub = await ingestIntoRii({ peer, prepare, subscriber: true });
       Object.assign(out, withSub, {
         eventRateWithSubscriberRatio: Math.round((withSub.prefixesPerSecond / bare.prefixesPerSecond) * 1000) / 1000,
-        withoutSubscriber: { seconds: bare.seconds, prefixesPerSecond: bare.prefixesPerSecond },
-        bird: null,
-        ratio: null,
+        withoutSubscriber: { seconds: bare.seconds, prefixesPerSecond: bare.prefixesPerSecond, peakRssMiB: bare.peakRssMiB, bytesPerRoute: bare.bytesPerRoute },
       });
+      out.bird = args['skip-bird'] ? null : await ingestIntoBird(dir, true);
+      // Ratio of ingest times, RII (with a subscriber) over BIRD: below 1 means the RII was faster.
+      out.ratio = out.bird ? Math.round((out.seconds / out.bird.seconds) * 100) / 100 : null;
     } else if (args.sender === 'gobgp') {
       const { gobgp, holds, padding, writeSeconds, injectSeconds } = await loadGobgp(dir);
       target = holds;
@@ -214,7 +253,7 @@ async function main() {
         if (!args['skip-rii']) {
           const r = await ingestIntoRii({
             peer: { address: GOBGP.address, asn: GOBGP.asn, port: GOBGP.port, passive: false },
-            connect: async () => undefined,
+            prepare: async () => ({ go() {}, async stop() {} }),
             subscriber: true,
           });
           Object.assign(out, r, { eventRateWithSubscriberRatio: null });

@@ -185,6 +185,7 @@ export async function startBird(dir, { address, asn, routerId, port, neighbor })
       '  strict bind yes;',
       '  connect delay time 1;',
       '  connect retry time 1;',
+      ...(neighbor.passive ? ['  passive on;'] : []),
       '  ipv4 { import all; export none; igp table igp4; };',
       '}',
       '',

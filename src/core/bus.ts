@@ -51,6 +51,8 @@ export class InProcessBus implements Bus {
   readonly stats: BusStats = { published: 0, delivered: 0, handlerErrors: 0 };
   #exact = new Map<string, Sub[]>();
   #wild: Sub[] = [];
+  /** Subscribers per concrete topic, computed once: publishing then costs one Map lookup. */
+  #routes = new Map<string, Sub[]>();
   #closed = false;
 
   constructor(private readonly onHandlerError?: (err: unknown, topic: string) => void) {}
@@ -58,20 +60,28 @@ export class InProcessBus implements Bus {
   publish<T>(topic: string, message: T): void {
     if (this.#closed) return;
     this.stats.published++;
-    const exact = this.#exact.get(topic);
-    if (exact) for (const s of exact) this.#deliver(s, message, topic);
-    if (this.#wild.length > 0) {
-      const tokens = topic.split('.');
-      for (const s of this.#wild) if (matchTokens(s.tokens, tokens)) this.#deliver(s, message, topic);
+    let subs = this.#routes.get(topic);
+    if (!subs) {
+      subs = this.#match(topic);
+      if (this.#routes.size >= 10_000) this.#routes.clear();
+      this.#routes.set(topic, subs);
     }
+    for (let i = 0; i < subs.length; i++) this.#deliver(subs[i], message, topic);
+  }
+
+  #match(topic: string): Sub[] {
+    const tokens = topic.split('.');
+    return [...(this.#exact.get(topic) ?? []), ...this.#wild.filter((s) => matchTokens(s.tokens, tokens))];
   }
 
   /** True when someone listens on `topic`; lets producers skip building messages nobody reads. */
   hasSubscribers(topic: string): boolean {
-    if ((this.#exact.get(topic)?.length ?? 0) > 0) return true;
-    if (this.#wild.length === 0) return false;
-    const tokens = topic.split('.');
-    return this.#wild.some((s) => matchTokens(s.tokens, tokens));
+    let subs = this.#routes.get(topic);
+    if (!subs) {
+      subs = this.#match(topic);
+      this.#routes.set(topic, subs);
+    }
+    return subs.length > 0;
   }
 
   subscribe<T>(pattern: string, handler: BusHandler<T>): Subscription {
@@ -80,6 +90,7 @@ export class InProcessBus implements Bus {
     const sub: Sub = { tokens, exact: wild ? null : pattern, handler: handler as BusHandler<unknown>, active: true };
     if (wild) this.#wild = [...this.#wild, sub];
     else this.#exact.set(pattern, [...(this.#exact.get(pattern) ?? []), sub]);
+    this.#routes.clear();
     return {
       unsubscribe: () => {
         if (!sub.active) return;
@@ -91,6 +102,8 @@ export class InProcessBus implements Bus {
           if (rest.length) this.#exact.set(pattern, rest);
           else this.#exact.delete(pattern);
         }
+        // Copy-on-write: lists handed out earlier stay valid for a publish in progress.
+        this.#routes = new Map();
       },
     };
   }
@@ -99,6 +112,7 @@ export class InProcessBus implements Bus {
     this.#closed = true;
     this.#exact.clear();
     this.#wild = [];
+    this.#routes.clear();
   }
 
   #deliver(s: Sub, message: unknown, topic: string): void {

@@ -4,7 +4,7 @@
  * withdrawals, max-prefix, a restarted daemon re-syncing, malformed UPDATEs
  * from a raw speaker, and a connection from an unconfigured address.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import {
   InteropSlot,
   RawBgpPeer,
@@ -19,6 +19,8 @@ import {
   type BirdStaticRoute,
 } from './harness/index.js';
 import { startRii, type RiiUnderTest } from './harness/rii.js';
+import { startApiServer } from '../../src/api/index.js';
+import { main } from '../../src/cli/main.js';
 
 const a = addressBlock(InteropSlot.RII_BIRD);
 const VR = { name: 'vr1', asn: 65000, routerId: '10.255.2.1', address: a.host(1), port: a.port(1) };
@@ -119,6 +121,27 @@ describe.skipIf(missing)('RII ↔ BIRD', () => {
     expect(other.best.peer).toBe(B2.address);
     expect(other.best.attributes.asPathSegments).toEqual([{ type: 'sequence', asns: [65002, 65022] }]);
     expect(rii!.peer(B1.address).prefixes).toBe(3);
+  });
+
+  test('what BIRD sent is visible through `shadownet routes` and `shadownet peers`', async () => {
+    await rii!.waitRoute('10.1.0.0/24');
+    const api = await startApiServer({ rii: rii!.rii, address: VR.address, port: a.port(50) });
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
+    try {
+      expect(await main(['node', 'shadownet', 'routes', '--json', '--vnet', 'prod', '--lookup', '10.1.0.77', '--api', api.url])).toBe(0);
+      const [route] = JSON.parse(out.join(''));
+      expect(route).toMatchObject({ prefix: '10.1.0.0/24', best: { peer: B1.address, attributes: { asPath: '65001 65010 65011', med: 50, largeCommunities: ['65001:1:2'] } } });
+      out.length = 0;
+      expect(await main(['node', 'shadownet', 'routes', '--api', api.url, '--prefix', '2001:db8:1::/48'])).toBe(0);
+      expect(out.join('')).toMatch(/2001:db8:1::\/48\s+2001:db8::1\s+\S+ \(AS65001\)\s+65001 65012\s+igp\s+60/);
+      out.length = 0;
+      expect(await main(['node', 'shadownet', 'peers', '--api', api.url])).toBe(0);
+      expect(out.join('')).toMatch(new RegExp(`${B1.address.replace(/\./g, '\\.')}\\s+65001\\s+established\\s+3`));
+    } finally {
+      spy.mockRestore();
+      await api.close();
+    }
   });
 
   test('a route BIRD withdraws leaves the Loc-RIB, and the withdraw is published', async () => {
