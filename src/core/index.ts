@@ -4,3 +4,4 @@ export * from './bus.js';
 export * from './log.js';
 export * from './prefix.js';
 export * from './types.js';
+export * from './packet.js';

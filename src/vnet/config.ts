@@ -109,6 +109,161 @@ export const VnetSchema = z.strictObject({
   ecmpMax: z.number().int().min(1).max(64).default(8),
 });
 
+// ---- traffic shadowing (TSE) ----
+
+/** A port or an inclusive range: 443, "443", "1024-65535". */
+const portRange = z
+  .union([z.number(), z.string()], { error: 'expected a port (443) or a range ("1024-65535")' })
+  .transform((v, ctx) => {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(String(v).trim());
+    const from = m ? Number(m[1]) : NaN;
+    const to = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!m || from > 65535 || to > 65535 || from > to) {
+      ctx.addIssue({ code: 'custom', message: 'expected a port 0..65535 or a range "from-to" with from ≤ to' });
+      return z.NEVER;
+    }
+    return { from, to };
+  });
+
+/** Seconds as a number, or a duration text: "90s", "10m", "2h". */
+const duration = z
+  .union([z.number(), z.string()], { error: 'expected a duration: seconds, or "30s", "10m", "2h"' })
+  .transform((v, ctx) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(String(v).trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration: seconds, or "30s", "10m", "2h"' });
+      return z.NEVER;
+    }
+    const mult = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? 's']!;
+    return Number(m[1]) * mult;
+  });
+
+const communityText = z.string().regex(/^(\d+|\*):(\d+|\*)$/, { error: 'expected a community "65001:100" ("*" matches any half)' });
+const largeCommunityText = z
+  .string()
+  .regex(/^(\d+|\*):(\d+|\*):(\d+|\*)$/, { error: 'expected a large community "65001:1:2" ("*" matches any part)' });
+
+/**
+ * Facts about the route that covers an address, from the live routing table,
+ * and membership of named IP sets. All given conditions must hold.
+ */
+export const RouteMatchSchema = z.strictObject({
+  /** Origin AS (last AS of the AS path) is one of these. */
+  originAs: z.array(asn).min(1).optional(),
+  /** Regular expression on the AS path text ("65001 65010 {65020,65021}"); "_" matches a boundary, as on routers. */
+  asPath: z
+    .string()
+    .refine(
+      (r) => {
+        try {
+          new RegExp(r.replace(/_/g, '(?:^|$|[ {},])'));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected a valid regular expression' },
+    )
+    .optional(),
+  /** Carries any of these communities. */
+  community: z.array(communityText).min(1).optional(),
+  largeCommunity: z.array(largeCommunityText).min(1).optional(),
+  /** Lies within a prefix of the virtual network's prefixTags having all these tags. */
+  tags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).optional(),
+  /** Announced by one of these peers (addresses). */
+  peer: z.array(ipAddress).min(1).optional(),
+  nextHop: z.array(ipAddress).min(1).optional(),
+  /** The covering route was (re)announced within this long. */
+  announcedWithin: duration.optional(),
+  /** true: there is no route for the address; false: there is one. */
+  noRoute: z.boolean().optional(),
+  /** Member of this named IP set (replaceable at run time, e.g. by threat intel). */
+  ipSet: z.string().optional(),
+});
+
+export const MirrorRuleSchema = z.strictObject({
+  action: z.enum(['accept', 'reject'], { error: 'expected "accept" or "reject"' }),
+  /** ingress: towards the session's scope; egress: from it. */
+  direction: z.enum(['ingress', 'egress', 'any'], { error: 'expected "ingress", "egress" or "any"' }).default('any'),
+  protocol: z
+    .union([z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'any']), z.number().int().min(0).max(255)], {
+      error: 'expected tcp, udp, icmp, icmpv6, any, or an IP protocol number 0..255',
+    })
+    .default('any'),
+  source: z.array(prefixText).min(1).optional(),
+  destination: z.array(prefixText).min(1).optional(),
+  sourcePorts: portRange.optional(),
+  destinationPorts: portRange.optional(),
+  sourceRoute: RouteMatchSchema.optional(),
+  destinationRoute: RouteMatchSchema.optional(),
+});
+
+const budget = z.strictObject({
+  bitsPerSecond: z.number().positive().optional(),
+  packetsPerSecond: z.number().positive().optional(),
+  /** Bucket depth as seconds of the rate (default 1 s... 0.1..60). */
+  burstSeconds: z.number().min(0.01).max(60).default(1),
+});
+
+export const MirrorSessionSchema = z.strictObject({
+  name,
+  vnet: name,
+  /** The traffic source: addresses whose traffic the session sees (default: the network's CIDRs). */
+  scope: z.array(prefixText).min(1).optional(),
+  /** 1..32766, lower first (as cloud traffic mirroring). A packet is copied by the first session that accepts it. */
+  priority: z.number().int().min(1).max(32766, { error: 'expected a priority 1..32766' }),
+  target: name,
+  /** VXLAN network identifier put on the copies (default: 1000 + position). */
+  vni: z.number().int().min(0).max(0xffffff, { error: 'expected a VNI 0..16777215' }).optional(),
+  /** Copy at most this many bytes of each packet. */
+  truncate: z.number().int().min(14).max(65535).optional(),
+  sample: z
+    .strictObject({
+      /** Copy 1 in N packets (or flows, with perFlow). */
+      oneIn: z.number().int().min(1),
+      /** Choose whole flows by a hash of the five-tuple, so a sampled flow is copied whole. */
+      perFlow: z.boolean().default(false),
+    })
+    .optional(),
+  budget: budget.optional(),
+  enabled: z.boolean().default(true),
+  rules: z.array(MirrorRuleSchema).min(1, { error: 'expected at least one rule (no rule matches nothing)' }),
+});
+
+const targetBase = { name, budget: budget.optional() };
+export const MirrorTargetSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ ...targetBase, type: z.literal('vxlan'), address: ipAddress, port: port.default(4789) }),
+    z.strictObject({
+      ...targetBase,
+      type: z.literal('pcap'),
+      /** File path; a rotated file gets a sequence number before the extension. */
+      path: z.string().min(1),
+      format: z.enum(['pcap', 'pcapng']).default('pcap'),
+      rotate: z.strictObject({ maxBytes: z.number().int().min(1024).optional(), maxSeconds: z.number().min(1).optional() }).optional(),
+    }),
+    z.strictObject({ ...targetBase, type: z.literal('bus'), topic: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional() }),
+  ],
+  { error: 'expected a target with type vxlan, pcap or bus' },
+);
+
+export const ShadowSchema = z.strictObject({
+  targets: z.array(MirrorTargetSchema).default([]),
+  sessions: z.array(MirrorSessionSchema).default([]),
+  ipSets: z.array(z.strictObject({ name, entries: z.array(prefixText).default([]) })).default([]),
+  /** Seconds between per-prefix traffic statistics. */
+  statsInterval: z.number().min(1).max(3600).default(10),
+  /** UDP port the VXLAN mirror receiver listens on (0 = off). */
+  receiver: z.strictObject({ address: ipAddress.default('127.0.0.1'), port: port }).optional(),
+});
+
+export type MirrorSessionConfig = z.infer<typeof MirrorSessionSchema>;
+export type MirrorRuleConfig = z.infer<typeof MirrorRuleSchema>;
+export type RouteMatchConfig = z.infer<typeof RouteMatchSchema>;
+export type MirrorTargetConfig = z.infer<typeof MirrorTargetSchema>;
+export type ShadowConfig = z.infer<typeof ShadowSchema>;
+
 export const ApiSchema = z.strictObject({
   listen: z.strictObject({ address: ipAddress.default('127.0.0.1'), port: port.default(8179) }).default({ address: '127.0.0.1', port: 8179 }),
 });
@@ -117,6 +272,7 @@ export const ConfigSchema = z.strictObject({
   vnets: z.array(VnetSchema).min(1, { error: 'expected at least one virtual network' }),
   api: ApiSchema.default({ listen: { address: '127.0.0.1', port: 8179 } }),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).default({ level: 'info' }),
+  shadow: ShadowSchema.default({ targets: [], sessions: [], ipSets: [], statsInterval: 10 }),
 });
 
 export type ShadownetConfig = z.infer<typeof ConfigSchema>;
@@ -184,6 +340,54 @@ function semanticIssues(cfg: ShadownetConfig): ConfigIssue[] {
       const p = parsePrefix(t.prefix);
       if (!cidrs.some((c) => prefixContains(c, p)))
         issues.push({ path: `vnets[${vi}].prefixTags[${ti}].prefix`, message: `${t.prefix} is outside the virtual network's CIDRs` });
+    });
+  });
+  issues.push(...shadowIssues(cfg, vnetNames));
+  return issues;
+}
+
+function shadowIssues(cfg: ShadownetConfig, vnetNames: Map<string, number>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const sh = cfg.shadow;
+  const targets = new Map<string, number>();
+  sh.targets.forEach((t, i) => {
+    if (targets.has(t.name)) issues.push({ path: `shadow.targets[${i}].name`, message: `duplicate target name "${t.name}" (also targets[${targets.get(t.name)}])` });
+    targets.set(t.name, i);
+  });
+  const sets = new Map<string, number>();
+  sh.ipSets.forEach((s, i) => {
+    if (sets.has(s.name)) issues.push({ path: `shadow.ipSets[${i}].name`, message: `duplicate IP set name "${s.name}"` });
+    sets.set(s.name, i);
+  });
+  const names = new Map<string, number>();
+  const vnis = new Map<number, number>();
+  sh.sessions.forEach((s, i) => {
+    const sp = `shadow.sessions[${i}]`;
+    if (names.has(s.name)) issues.push({ path: `${sp}.name`, message: `duplicate session name "${s.name}" (also sessions[${names.get(s.name)}])` });
+    names.set(s.name, i);
+    const vi = vnetNames.get(s.vnet);
+    if (vi === undefined) issues.push({ path: `${sp}.vnet`, message: `no virtual network named "${s.vnet}" (known: ${[...vnetNames.keys()].join(', ')})` });
+    if (!targets.has(s.target))
+      issues.push({ path: `${sp}.target`, message: `no target named "${s.target}" (known: ${[...targets.keys()].join(', ') || 'none'})` });
+    if (s.vni !== undefined) {
+      if (vnis.has(s.vni)) issues.push({ path: `${sp}.vni`, message: `VNI ${s.vni} is already used by sessions[${vnis.get(s.vni)}]` });
+      vnis.set(s.vni, i);
+    }
+    if (vi !== undefined && s.scope) {
+      const cidrs = cfg.vnets[vi].cidrs.map((c) => parsePrefix(c));
+      s.scope.forEach((sc, si) => {
+        if (!cidrs.some((c) => prefixContains(c, parsePrefix(sc))))
+          issues.push({ path: `${sp}.scope[${si}]`, message: `${sc} is outside virtual network "${s.vnet}"'s CIDRs` });
+      });
+    }
+    s.rules.forEach((r, ri) => {
+      for (const side of ['sourceRoute', 'destinationRoute'] as const) {
+        const set = r[side]?.ipSet;
+        if (set !== undefined && !sets.has(set))
+          issues.push({ path: `${sp}.rules[${ri}].${side}.ipSet`, message: `no IP set named "${set}" (declare it under shadow.ipSets)` });
+      }
+      if ((r.sourcePorts || r.destinationPorts) && r.protocol !== 'tcp' && r.protocol !== 'udp' && r.protocol !== 6 && r.protocol !== 17)
+        issues.push({ path: `${sp}.rules[${ri}].protocol`, message: 'port ranges need protocol tcp or udp' });
     });
   });
   return issues;
