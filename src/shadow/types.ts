@@ -1,0 +1,51 @@
+/**
+ * The traffic shadowing engine's contracts: where copies go (targets) and
+ * what is counted. Sessions are configured in the YAML file (`shadow:`, see
+ * src/vnet/config.ts) or at run time through the engine.
+ */
+
+/** Counters of one copy target. `shed` and `errors` are keyed by kebab-case reason. */
+export interface TargetStats {
+  packets: number;
+  bytes: number;
+  readonly shed: Record<string, number>;
+  readonly errors: Record<string, number>;
+}
+
+export function newTargetStats(): TargetStats {
+  return { packets: 0, bytes: 0, shed: {}, errors: {} };
+}
+
+/** One copied packet handed to a target. `data[offset, offset+length)` is valid only during the call. */
+export interface CopyRecord {
+  /** Session that selected the packet. */
+  readonly session: string;
+  /** The session's VXLAN network identifier (24 bits). */
+  readonly vni: number;
+  readonly data: Uint8Array;
+  readonly offset: number;
+  /** Bytes to copy (after truncation). */
+  readonly length: number;
+  /** Original length on the wire. */
+  readonly wireLength: number;
+  readonly tsSec: number;
+  readonly tsNsec: number;
+  /** pcap LINKTYPE of the bytes (1 Ethernet, 101 raw IP, …). */
+  readonly linkType: number;
+}
+
+/**
+ * Where copies go: a VXLAN mirror target (what AWS Traffic Mirroring
+ * sends), capture files, or a bus topic for the analytics workers. `write`
+ * must not keep `record.data` past the call; it never throws for I/O trouble
+ * (errors are counted in `stats.errors`).
+ */
+export interface CopyTarget {
+  readonly name: string;
+  readonly kind: 'vxlan' | 'pcap' | 'bus';
+  readonly stats: TargetStats;
+  write(record: CopyRecord): void;
+  /** Push out anything buffered (end of a batch). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
