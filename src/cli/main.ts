@@ -11,6 +11,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerQueryCommands } from './commands/query.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerMrtCommands } from './commands/mrt.js';
+import { registerMirrorTargetCommand } from './commands/mirror-target.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerQueryCommands(program);
   registerConfigCommands(program);
   registerMrtCommands(program);
+  registerMirrorTargetCommand(program);
   return program;
 }
 

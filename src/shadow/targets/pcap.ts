@@ -1,0 +1,411 @@
+/**
+ * Copies written to capture files, pcap (nanosecond) or pcapng, with
+ * rotation by size and by packet time.
+ *
+ * File names: without `rotate`, exactly `path`. With `rotate`, a sequence
+ * number goes before the extension: `copies.pcap` → `copies-000001.pcap`,
+ * `copies-000002.pcap`, … (a path without extension gets `.pcap`/`.pcapng`).
+ * A file is rotated before a copy that would take it past `maxBytes`, or
+ * whose time lies `maxSeconds` or more after the file's first packet.
+ *
+ * Each record keeps the copy's original length, so truncation shows
+ * (frame.len > frame.cap_len). The snap length in the header is `snapLength`
+ * when given, else the longest copy in the file (patched in when the file is
+ * closed). A pcap file has one link type, the first copy's; later copies of
+ * another type are given a synthetic Ethernet header when the file is
+ * Ethernet, else shed as `link-type-mismatch`. pcapng writes one interface
+ * description per link type seen.
+ *
+ * Writes are buffered and go to disk in order on their own; `write` never
+ * waits. When more than `maxPendingBytes` wait for the disk, copies are shed
+ * as `disk-busy`. I/O failures are counted in `stats.errors`
+ * (`open-failed`, `write-failed`, `close-failed`).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { silentLogger, type Logger } from '../../core/log.js';
+import { newTargetStats, type CopyRecord, type CopyTarget, type TargetStats } from '../types.js';
+import { PacketIoError, PacketIoErrorCode } from '../sources/errors.js';
+import {
+  ETHERNET_HEADER_LENGTH,
+  ethernetFraming,
+  writeSyntheticEthernet,
+  type EthernetFraming,
+} from './ethernet-framing.js';
+
+export interface PcapTargetOptions {
+  readonly name: string;
+  readonly path: string;
+  /** Default 'pcap'. */
+  readonly format?: 'pcap' | 'pcapng';
+  readonly rotate?: { readonly maxBytes?: number; readonly maxSeconds?: number };
+  /** Snap length written in the header (default: the longest copy in the file). */
+  readonly snapLength?: number;
+  /** Bytes gathered before a write to disk (default 256 KiB). */
+  readonly bufferBytes?: number;
+  /** Bytes allowed to wait for the disk before copies are shed (default 32 MiB). */
+  readonly maxPendingBytes?: number;
+  readonly logger?: Logger;
+}
+
+const PCAP_MAGIC_NANO = 0xa1b23c4d;
+const PCAP_HEADER = 24;
+const PCAP_RECORD = 16;
+const SHB_LENGTH = 48;
+const IDB_LENGTH = 32;
+const EPB_FIXED = 32;
+const DEFAULT_SNAPLEN = 262144;
+const USER_APPL = new TextEncoder().encode('shadownet');
+
+/** The path of rotated file number `seq` (1-based) for `path`. */
+export function rotatedPath(path: string, seq: number, format: 'pcap' | 'pcapng' = 'pcap'): string {
+  const ext = extname(path);
+  const base = ext ? path.slice(0, -ext.length) : path;
+  return `${base}-${String(seq).padStart(6, '0')}${ext || (format === 'pcapng' ? '.pcapng' : '.pcap')}`;
+}
+
+interface OpenFile {
+  readonly path: string;
+  fh: FileHandle | undefined;
+  failed: boolean;
+  /** Bytes encoded for this file so far (header included). */
+  bytes: number;
+  packets: number;
+  firstSec: number;
+  /** pcap: the file's link type (-1 until the first copy). */
+  linkType: number;
+  /** pcapng: link type → interface id, and where each IDB's snap length lies. */
+  readonly ifaces: Map<number, number>;
+  readonly snapOffsets: number[];
+  maxCaplen: number;
+}
+
+export class PcapTarget implements CopyTarget {
+  readonly kind = 'pcap' as const;
+  readonly name: string;
+  readonly stats: TargetStats = newTargetStats();
+  /** Every file written or being written, in order. */
+  readonly files: string[] = [];
+  readonly #opts: PcapTargetOptions;
+  readonly #format: 'pcap' | 'pcapng';
+  readonly #bufferBytes: number;
+  readonly #maxPending: number;
+  readonly #log: Logger;
+  readonly #framing: EthernetFraming = { skip: 0, etherType: -1 };
+  #file: OpenFile | undefined;
+  #seq = 0;
+  #buf: Uint8Array;
+  #dv: DataView;
+  #used = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #pendingBytes = 0;
+  #closed = false;
+  #loggedErrors = 0;
+
+  constructor(options: PcapTargetOptions) {
+    this.#opts = options;
+    this.name = options.name;
+    this.#format = options.format ?? 'pcap';
+    this.#bufferBytes = options.bufferBytes ?? 256 * 1024;
+    this.#maxPending = options.maxPendingBytes ?? 32 * 1024 * 1024;
+    this.#log = options.logger ?? silentLogger();
+    if (this.#format !== 'pcap' && this.#format !== 'pcapng')
+      throw new PacketIoError(
+        PacketIoErrorCode.INVALID_OPTION,
+        `format must be pcap or pcapng, not ${JSON.stringify(this.#format)}`,
+        'format',
+      );
+    const r = options.rotate;
+    if (r?.maxBytes !== undefined && !(r.maxBytes >= 1024))
+      throw new PacketIoError(
+        PacketIoErrorCode.INVALID_OPTION,
+        `rotate.maxBytes must be at least 1024, not ${r.maxBytes}`,
+        'rotate.maxBytes',
+      );
+    if (r?.maxSeconds !== undefined && !(r.maxSeconds > 0))
+      throw new PacketIoError(
+        PacketIoErrorCode.INVALID_OPTION,
+        `rotate.maxSeconds must be positive, not ${r.maxSeconds}`,
+        'rotate.maxSeconds',
+      );
+    if (options.snapLength !== undefined && !(Number.isInteger(options.snapLength) && options.snapLength > 0))
+      throw new PacketIoError(
+        PacketIoErrorCode.INVALID_OPTION,
+        `snapLength must be a positive integer, not ${options.snapLength}`,
+        'snapLength',
+      );
+    this.#buf = new Uint8Array(this.#bufferBytes);
+    this.#dv = new DataView(this.#buf.buffer);
+  }
+
+  write(record: CopyRecord): void {
+    if (this.#closed) return this.#shed('target-closed');
+    if (this.#pendingBytes > this.#maxPending) return this.#shed('disk-busy');
+    let linkType = record.linkType;
+    let skip = 0;
+    let etherType = -1;
+    let file = this.#file;
+    if (this.#format === 'pcap') {
+      const fileType = file && file.linkType >= 0 ? file.linkType : -1;
+      if (fileType >= 0 && linkType !== fileType) {
+        if (
+          fileType !== 1 ||
+          !ethernetFraming(linkType, record.data, record.offset, record.length, this.#framing)
+        )
+          return this.#shed('link-type-mismatch');
+        skip = this.#framing.skip;
+        etherType = this.#framing.etherType;
+        linkType = 1;
+      }
+    }
+    const extra = (etherType >= 0 ? ETHERNET_HEADER_LENGTH : 0) - skip;
+    const caplen = record.length + extra;
+    const wireLength = Math.max(record.wireLength, record.length) + extra;
+    const size = this.#format === 'pcap' ? PCAP_RECORD + caplen : EPB_FIXED + ((caplen + 3) & ~3);
+    const rot = this.#opts.rotate;
+    if (
+      file &&
+      rot &&
+      file.packets > 0 &&
+      ((rot.maxBytes !== undefined && file.bytes + size > rot.maxBytes) ||
+        (rot.maxSeconds !== undefined && record.tsSec - file.firstSec >= rot.maxSeconds))
+    ) {
+      this.#finishFile();
+      file = undefined;
+    }
+    file ??= this.#startFile();
+    if (file.packets === 0) file.firstSec = record.tsSec;
+    // Headers this copy needs first: the file header, a new interface description.
+    if (this.#format === 'pcap') {
+      if (file.linkType < 0) {
+        file.linkType = linkType;
+        this.#pcapHeader(file, linkType);
+      }
+    } else {
+      if (file.bytes === 0) this.#shb(file);
+      if (!file.ifaces.has(linkType)) this.#idb(file, linkType);
+    }
+    this.#ensure(size);
+    const dv = this.#dv;
+    let o = this.#used;
+    if (this.#format === 'pcap') {
+      dv.setUint32(o, record.tsSec >>> 0, true);
+      dv.setUint32(o + 4, record.tsNsec, true);
+      dv.setUint32(o + 8, caplen, true);
+      dv.setUint32(o + 12, wireLength, true);
+      o += PCAP_RECORD;
+    } else {
+      dv.setUint32(o, 6, true);
+      dv.setUint32(o + 4, size, true);
+      dv.setUint32(o + 8, file.ifaces.get(linkType)!, true);
+      // 64-bit nanosecond count, split exactly: sec·10^9 + nsec without leaving 2^53.
+      const sec = record.tsSec;
+      const a = (sec % 65536) * 1e9 + record.tsNsec;
+      const b = Math.floor(sec / 65536) * 1e9;
+      const t = (b % 65536) * 65536 + a;
+      dv.setUint32(o + 12, Math.floor(b / 65536) + Math.floor(t / 4294967296), true);
+      dv.setUint32(o + 16, t % 4294967296, true);
+      dv.setUint32(o + 20, caplen, true);
+      dv.setUint32(o + 24, wireLength, true);
+      dv.setUint32(o + size - 4, size, true);
+      o += 28;
+    }
+    if (etherType >= 0) {
+      writeSyntheticEthernet(this.#buf, o, etherType);
+      o += ETHERNET_HEADER_LENGTH;
+    }
+    this.#buf.set(record.data.subarray(record.offset + skip, record.offset + record.length), o);
+    o += record.length - skip;
+    if (this.#format === 'pcapng') while (o & 3) this.#buf[o++] = 0;
+    this.#used += size;
+    file.bytes += size;
+    file.packets++;
+    if (caplen > file.maxCaplen) file.maxCaplen = caplen;
+    this.stats.packets++;
+    this.stats.bytes += caplen;
+  }
+
+  #shed(reason: string): void {
+    this.stats.shed[reason] = (this.stats.shed[reason] ?? 0) + 1;
+  }
+
+  #error(reason: string, err: unknown, path: string): void {
+    this.stats.errors[reason] = (this.stats.errors[reason] ?? 0) + 1;
+    if (this.#loggedErrors++ < 10)
+      this.#log.error({ target: this.name, err, path }, `capture file ${path}: ${reason}`);
+  }
+
+  #startFile(): OpenFile {
+    this.#seq++;
+    const path = this.#opts.rotate ? rotatedPath(this.#opts.path, this.#seq, this.#format) : this.#opts.path;
+    const file: OpenFile = {
+      path,
+      fh: undefined,
+      failed: false,
+      bytes: 0,
+      packets: 0,
+      firstSec: 0,
+      linkType: -1,
+      ifaces: new Map(),
+      snapOffsets: [],
+      maxCaplen: 0,
+    };
+    this.#file = file;
+    this.files.push(path);
+    this.#enqueue(async () => {
+      try {
+        file.fh = await open(path, 'w');
+      } catch (err) {
+        file.failed = true;
+        this.#error('open-failed', err, path);
+      }
+    });
+    return file;
+  }
+
+  #snap(): number {
+    return this.#opts.snapLength ?? DEFAULT_SNAPLEN;
+  }
+
+  #pcapHeader(file: OpenFile, linkType: number): void {
+    this.#ensure(PCAP_HEADER);
+    const dv = this.#dv;
+    const o = this.#used;
+    dv.setUint32(o, PCAP_MAGIC_NANO, true);
+    dv.setUint16(o + 4, 2, true);
+    dv.setUint16(o + 6, 4, true);
+    dv.setUint32(o + 8, 0, true);
+    dv.setUint32(o + 12, 0, true);
+    dv.setUint32(o + 16, this.#snap(), true);
+    dv.setUint32(o + 20, linkType, true);
+    file.snapOffsets.push(file.bytes + 16);
+    this.#used += PCAP_HEADER;
+    file.bytes += PCAP_HEADER;
+  }
+
+  #shb(file: OpenFile): void {
+    this.#ensure(SHB_LENGTH);
+    const dv = this.#dv;
+    const o = this.#used;
+    this.#buf.fill(0, o, o + SHB_LENGTH);
+    dv.setUint32(o, 0x0a0d0d0a, true);
+    dv.setUint32(o + 4, SHB_LENGTH, true);
+    dv.setUint32(o + 8, 0x1a2b3c4d, true);
+    dv.setUint16(o + 12, 1, true);
+    dv.setUint16(o + 14, 0, true);
+    // Section length unknown: -1.
+    dv.setInt32(o + 16, -1, true);
+    dv.setInt32(o + 20, -1, true);
+    // shb_userappl (code 4), then opt_endofopt.
+    dv.setUint16(o + 24, 4, true);
+    dv.setUint16(o + 26, USER_APPL.length, true);
+    this.#buf.set(USER_APPL, o + 28);
+    dv.setUint32(o + SHB_LENGTH - 4, SHB_LENGTH, true);
+    this.#used += SHB_LENGTH;
+    file.bytes += SHB_LENGTH;
+  }
+
+  #idb(file: OpenFile, linkType: number): void {
+    this.#ensure(IDB_LENGTH);
+    const dv = this.#dv;
+    const o = this.#used;
+    this.#buf.fill(0, o, o + IDB_LENGTH);
+    dv.setUint32(o, 1, true);
+    dv.setUint32(o + 4, IDB_LENGTH, true);
+    dv.setUint16(o + 8, linkType, true);
+    dv.setUint32(o + 12, this.#snap(), true);
+    // if_tsresol (code 9) = 9: nanoseconds.
+    dv.setUint16(o + 16, 9, true);
+    dv.setUint16(o + 18, 1, true);
+    this.#buf[o + 20] = 9;
+    dv.setUint32(o + IDB_LENGTH - 4, IDB_LENGTH, true);
+    file.snapOffsets.push(file.bytes + 12);
+    file.ifaces.set(linkType, file.ifaces.size);
+    this.#used += IDB_LENGTH;
+    file.bytes += IDB_LENGTH;
+  }
+
+  /** Room for `n` bytes in the buffer: hand the full buffer to the disk first. */
+  #ensure(n: number): void {
+    if (this.#used + n <= this.#buf.length) return;
+    this.#handOff();
+    if (n > this.#buf.length) {
+      this.#buf = new Uint8Array(n);
+      this.#dv = new DataView(this.#buf.buffer);
+    }
+  }
+
+  /** Queue the buffered bytes for the current file and start a fresh buffer. */
+  #handOff(): void {
+    if (this.#used === 0) return;
+    const file = this.#file!;
+    const bytes = this.#buf.subarray(0, this.#used);
+    this.#pendingBytes += bytes.length;
+    this.#enqueue(async () => {
+      try {
+        if (!file.failed && file.fh) await file.fh.write(bytes, 0, bytes.length, null);
+        else if (!file.failed) throw new Error('file is not open');
+      } catch (err) {
+        file.failed = true;
+        this.#error('write-failed', err, file.path);
+      } finally {
+        this.#pendingBytes -= bytes.length;
+      }
+    });
+    this.#buf = new Uint8Array(Math.max(this.#bufferBytes, 64));
+    this.#dv = new DataView(this.#buf.buffer);
+    this.#used = 0;
+  }
+
+  /** Queue the current file's remaining bytes, its snap-length patch and its close. */
+  #finishFile(): void {
+    this.#handOff();
+    const file = this.#file;
+    this.#file = undefined;
+    if (!file) return;
+    const snap = this.#opts.snapLength ?? (file.maxCaplen || DEFAULT_SNAPLEN);
+    this.#enqueue(async () => {
+      if (!file.fh) return;
+      try {
+        if (!file.failed && this.#opts.snapLength === undefined) {
+          const b = new Uint8Array(4);
+          new DataView(b.buffer).setUint32(0, snap, true);
+          for (const at of file.snapOffsets) await file.fh.write(b, 0, 4, at);
+        }
+      } catch (err) {
+        this.#error('write-failed', err, file.path);
+      }
+      try {
+        await file.fh.close();
+      } catch (err) {
+        this.#error('close-failed', err, file.path);
+      }
+      file.fh = undefined;
+    });
+  }
+
+  #enqueue(op: () => Promise<void>): void {
+    this.#chain = this.#chain.then(op);
+  }
+
+  /** Write out everything buffered; resolves when it is on disk (in the OS's hands). */
+  flush(): Promise<void> {
+    this.#handOff();
+    return this.#chain;
+  }
+
+  /** Flush, patch the snap length and close the file. A target that wrote nothing leaves an empty capture at `path`. */
+  async close(): Promise<void> {
+    if (this.#closed) return this.#chain;
+    this.#closed = true;
+    if (!this.#file && this.#seq === 0) {
+      const file = this.#startFile();
+      if (this.#format === 'pcap') {
+        file.linkType = 1;
+        this.#pcapHeader(file, 1);
+      } else this.#shb(file);
+    }
+    this.#finishFile();
+    await this.#chain;
+  }
+}
