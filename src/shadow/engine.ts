@@ -1,0 +1,567 @@
+/**
+ * The traffic shadowing engine (TSE): packets in from any source, routing
+ * facts in from the RII, copies out to mirror targets.
+ *
+ * Per packet: dissect in place → virtual network (the batch's, or by
+ * address) → the flow's decision from the flow cache, or the classifier
+ * (sessions in priority order, rules in order, routing facts from the live
+ * table) → the session's sampler → session and target budgets → truncate →
+ * the session's target. Every step counts what it drops, by reason.
+ *
+ * Routing changes arrive as RouteEvents and are queued; they are committed at
+ * the start of the next batch, so a batch is always classified against one
+ * consistent table, and a change takes effect within one batch.
+ */
+import {
+  InvalidArgumentError,
+  NotFoundError,
+  formatPrefix,
+  parsePrefix,
+  routeEventTopic,
+  silentLogger,
+  type Bus,
+  type Clock,
+  type Logger,
+  type PacketBatch,
+  type PacketSource,
+  type RouteEvent,
+  type Subscription,
+} from '../core/index.js';
+import { PacketView, dissect, dissectErrorName } from '../wire/dissect.js';
+import { MirrorSessionSchema, type MirrorSessionConfig, type MirrorTargetConfig, type ShadownetConfig, type VnetConfig } from '../vnet/config.js';
+import { Budgets, shedReasonName, ShedReason } from './budget.js';
+import { Classifier, type VnetClassifier } from './classifier.js';
+import { RouteFactTable, StaticPrefixTable } from './fact-table.js';
+import { FlowCache } from './flow-cache.js';
+import { IpSetRegistry } from './ipset.js';
+import { createSampler, type Sampler } from './sampler.js';
+import { BusTarget, PcapTarget, VxlanTarget } from './targets/index.js';
+import type { CopyRecord, CopyTarget } from './types.js';
+
+/** What the engine needs from the RII: the current tables, and events on the bus. */
+export interface RoutingView {
+  rib(vnet: string): { entries(): Iterable<{ readonly prefix: import('../core/index.js').Prefix; readonly best: import('../core/index.js').PathSummary }> };
+}
+
+export interface ShadowEngineOptions {
+  config: ShadownetConfig;
+  bus: Bus;
+  clock: Clock;
+  logger?: Logger;
+  /** Where the routing tables come from; without it, only events on the bus fill them. */
+  routing?: RoutingView;
+  /** Use these targets instead of building the config's (e.g. `shadownet shadow --out DIR`). */
+  targets?: readonly CopyTarget[];
+  /** Disable the flow cache (benchmarks compare both). Default: on. */
+  flowCache?: boolean;
+}
+
+export interface SessionCounters {
+  /** Packets the session's rules accepted. */
+  matched: number;
+  copied: number;
+  /** Copies cut to the session's truncation length. */
+  truncated: number;
+  /** Bytes handed to the target (after truncation). */
+  bytes: number;
+  sampledOut: number;
+  /** Packets accepted but not copied, by reason (session-budget, target-budget, …). */
+  readonly shed: Record<string, number>;
+}
+
+export interface EngineCounters {
+  packets: number;
+  bytes: number;
+  batches: number;
+  /** Packets that could not be dissected or placed, by reason. */
+  readonly dropped: Record<string, number>;
+  routeChangesCommitted: number;
+  flowCacheHits: number;
+  flowCacheMisses: number;
+}
+
+/** Traffic of one prefix (the longest match of the source or destination) over one interval. */
+export interface PrefixTraffic {
+  prefix: string;
+  app?: string;
+  tags?: Record<string, string | boolean | number>;
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+}
+
+/** Published on `shadow.stats.<vnet>` every statsInterval seconds of packet time. */
+export interface TrafficStatsMessage {
+  type: 'traffic-stats';
+  vnet: string;
+  /** Interval [start, end) in ms of packet time. */
+  start: number;
+  end: number;
+  packets: number;
+  bytes: number;
+  /** Traffic with no covering route. */
+  unrouted: { packets: number; bytes: number };
+  prefixes: PrefixTraffic[];
+  /** Sums per application (`app` tag of the vnet's prefixTags). */
+  applications: { app: string; packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number }[];
+}
+
+export const trafficStatsTopic = (vnet: string): string => `shadow.stats.${vnet}`;
+
+interface VnetState {
+  readonly config: VnetConfig;
+  readonly index: number;
+  readonly facts: RouteFactTable;
+  readonly tags: StaticPrefixTable;
+  readonly tagList: VnetConfig['prefixTags'];
+  /** Per route index: packets/bytes in (as destination) and out (as source) this interval. */
+  pin: Float64Array;
+  bin: Float64Array;
+  pout: Float64Array;
+  bout: Float64Array;
+  packets: number;
+  bytes: number;
+  unroutedPackets: number;
+  unroutedBytes: number;
+  intervalStart: number;
+}
+
+const newSessionCounters = (): SessionCounters => ({ matched: 0, copied: 0, truncated: 0, bytes: 0, sampledOut: 0, shed: {} });
+
+function hasTimeConditions(sessions: readonly MirrorSessionConfig[]): boolean {
+  return sessions.some((s) => s.rules.some((r) => r.sourceRoute?.announcedWithin !== undefined || r.destinationRoute?.announcedWithin !== undefined));
+}
+
+export function createTarget(t: MirrorTargetConfig, bus: Bus, logger: Logger): CopyTarget {
+  switch (t.type) {
+    case 'vxlan':
+      return new VxlanTarget({ name: t.name, address: t.address, port: t.port, logger });
+    case 'pcap':
+      return new PcapTarget({ name: t.name, path: t.path, format: t.format, rotate: t.rotate, logger });
+    case 'bus':
+      return new BusTarget({ name: t.name, bus, topic: t.topic ?? `shadow.copies.${t.name}` });
+  }
+}
+
+export class ShadowEngine {
+  readonly counters: EngineCounters = {
+    packets: 0,
+    bytes: 0,
+    batches: 0,
+    dropped: {},
+    routeChangesCommitted: 0,
+    flowCacheHits: 0,
+    flowCacheMisses: 0,
+  };
+  readonly ipSets = new IpSetRegistry();
+  readonly #config: ShadownetConfig;
+  readonly #bus: Bus;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #routing?: RoutingView;
+  readonly #vnets: VnetState[] = [];
+  readonly #vnetByName = new Map<string, VnetState>();
+  /** CIDRs of every vnet → vnet index + 1, for batches that do not name their vnet. */
+  readonly #vnetOfAddress: StaticPrefixTable;
+  readonly #targets = new Map<string, CopyTarget>();
+  readonly #targetConfigs: MirrorTargetConfig[];
+  readonly #cache: FlowCache | null;
+  readonly #view = new PacketView();
+  readonly #record: { -readonly [K in keyof CopyRecord]: CopyRecord[K] } = { session: '', vni: 0, data: new Uint8Array(0), offset: 0, length: 0, wireLength: 0, tsSec: 0, tsNsec: 0, linkType: 1 };
+  #sessions: MirrorSessionConfig[];
+  #classifier!: Classifier;
+  #perVnet: (VnetClassifier | undefined)[] = [];
+  #budgets!: Budgets;
+  #samplers: Sampler[] = [];
+  #sessionTargets: CopyTarget[] = [];
+  #vnis: number[] = [];
+  #truncate: number[] = [];
+  #sessionCounters = new Map<string, SessionCounters>();
+  #counterList: SessionCounters[] = [];
+  #timeSensitive = false;
+  #lastSecond = -1;
+  #sub: Subscription | null = null;
+  #statsIntervalMs: number;
+  #started = false;
+
+  constructor(options: ShadowEngineOptions) {
+    this.#config = options.config;
+    this.#bus = options.bus;
+    this.#clock = options.clock;
+    this.#log = options.logger ?? silentLogger();
+    this.#routing = options.routing;
+    this.#cache = options.flowCache === false ? null : new FlowCache();
+    this.#statsIntervalMs = options.config.shadow.statsInterval * 1000;
+    const byAddress: { prefix: ReturnType<typeof parsePrefix>; value: number }[] = [];
+    options.config.vnets.forEach((v, index) => {
+      const state: VnetState = {
+        config: v,
+        index,
+        facts: new RouteFactTable({ vnet: v.name }),
+        tags: new StaticPrefixTable(v.prefixTags.map((t, i) => ({ prefix: parsePrefix(t.prefix), value: i + 1 }))),
+        tagList: v.prefixTags,
+        pin: new Float64Array(1024),
+        bin: new Float64Array(1024),
+        pout: new Float64Array(1024),
+        bout: new Float64Array(1024),
+        packets: 0,
+        bytes: 0,
+        unroutedPackets: 0,
+        unroutedBytes: 0,
+        intervalStart: -1,
+      };
+      this.#vnets.push(state);
+      this.#vnetByName.set(v.name, state);
+      for (const c of v.cidrs) byAddress.push({ prefix: parsePrefix(c), value: index + 1 });
+    });
+    this.#vnetOfAddress = new StaticPrefixTable(byAddress);
+    for (const s of options.config.shadow.ipSets) this.ipSets.replace(s.name, s.entries);
+    this.#targetConfigs = options.config.shadow.targets;
+    if (options.targets) for (const t of options.targets) this.#targets.set(t.name, t);
+    else for (const t of this.#targetConfigs) this.#targets.set(t.name, createTarget(t, this.#bus, this.#log.child({ target: t.name })));
+    this.#sessions = [...options.config.shadow.sessions];
+    this.#install(this.#sessions);
+  }
+
+  /** Load the current routing tables and follow routing events from now on. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#sub = this.#bus.subscribe<RouteEvent>('routing.events.>', (e) => {
+      if (e.type === 'best-path-change') this.#vnetByName.get(e.vnet)?.facts.apply(e);
+    });
+    if (this.#routing) {
+      const now = this.#clock.now();
+      for (const v of this.#vnets) {
+        try {
+          v.facts.load(this.#routing.rib(v.config.name).entries(), now);
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+    }
+    this.#commitRoutes();
+  }
+
+  // ---- the packet path ----
+
+  /** Classify and copy one batch. Synchronous: the batch's buffers may be reused when it returns. */
+  process(batch: PacketBatch): void {
+    this.#commitRoutes();
+    const c = this.counters;
+    c.batches++;
+    const view = this.#view;
+    const cache = this.#cache;
+    const data = batch.data;
+    const named = batch.vnet !== undefined ? this.#vnetByName.get(batch.vnet) : undefined;
+    if (batch.vnet !== undefined && !named) {
+      this.#drop('unknown-vnet', batch.count);
+      c.packets += batch.count;
+      return;
+    }
+    const rec = this.#record;
+    rec.data = data;
+    rec.linkType = batch.linkType;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offsets[i];
+      const len = batch.lengths[i];
+      const wire = batch.wireLengths[i];
+      c.packets++;
+      c.bytes += wire;
+      if (!dissect(data, off, len, batch.linkType, view)) {
+        this.#drop(dissectErrorName(view.error));
+        continue;
+      }
+      const tsSec = batch.tsSec[i];
+      const tsNsec = batch.tsNsec[i];
+      const timeMs = tsSec * 1000 + tsNsec / 1e6;
+      if (this.#timeSensitive && cache) {
+        const second = Math.floor(tsSec);
+        if (second !== this.#lastSecond) {
+          this.#lastSecond = second;
+          cache.invalidate();
+        }
+      }
+      let v = named;
+      if (!v) {
+        let idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.dst4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.dst6Offset);
+        if (idx === 0) idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.src4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.src6Offset);
+        if (idx === 0) {
+          this.#drop('no-vnet-for-address');
+          continue;
+        }
+        v = this.#vnets[idx - 1];
+      }
+      if (v.intervalStart < 0) v.intervalStart = Math.floor(timeMs / this.#statsIntervalMs) * this.#statsIntervalMs;
+      else if (timeMs >= v.intervalStart + this.#statsIntervalMs) this.#flushStats(v, timeMs);
+
+      let session: number;
+      let srcRoute: number;
+      let dstRoute: number;
+      const slot = cache && view.ipVersion === 4 ? cache.slot(view, v.index) : -1;
+      if (slot >= 0 && cache!.hit(slot, view, v.index)) {
+        session = cache!.session[slot];
+        srcRoute = cache!.srcRoute[slot];
+        dstRoute = cache!.dstRoute[slot];
+      } else {
+        const vc = this.#perVnet[v.index];
+        session = vc ? vc.classify(view, data, timeMs) : -1;
+        if (view.ipVersion === 4) {
+          srcRoute = v.facts.lookup4(view.src4 >>> 0);
+          dstRoute = v.facts.lookup4(view.dst4 >>> 0);
+        } else {
+          srcRoute = v.facts.lookup6(data, view.src6Offset);
+          dstRoute = v.facts.lookup6(data, view.dst6Offset);
+        }
+        if (slot >= 0) cache!.store(slot, view, v.index, session, srcRoute, dstRoute);
+      }
+      // Per-prefix traffic, for the PRA.
+      v.packets++;
+      v.bytes += wire;
+      if (dstRoute > 0) {
+        if (dstRoute >= v.pin.length) this.#grow(v, dstRoute);
+        v.pin[dstRoute]++;
+        v.bin[dstRoute] += wire;
+      }
+      if (srcRoute > 0) {
+        if (srcRoute >= v.pin.length) this.#grow(v, srcRoute);
+        v.pout[srcRoute]++;
+        v.bout[srcRoute] += wire;
+      }
+      if (dstRoute <= 0 && srcRoute <= 0) {
+        v.unroutedPackets++;
+        v.unroutedBytes += wire;
+      }
+      if (session < 0) continue;
+
+      const sc = this.#counterList[session];
+      sc.matched++;
+      if (!this.#samplers[session].sample(view, data)) {
+        sc.sampledOut++;
+        continue;
+      }
+      const limit = this.#truncate[session];
+      const copyLen = len > limit ? limit : len;
+      const shed = this.#budgets.admit(session, copyLen, tsSec, tsNsec);
+      if (shed !== ShedReason.NONE) {
+        const reason = shedReasonName(shed);
+        sc.shed[reason] = (sc.shed[reason] ?? 0) + 1;
+        continue;
+      }
+      if (copyLen < len) sc.truncated++;
+      sc.copied++;
+      sc.bytes += copyLen;
+      rec.session = this.#sessions[session].name;
+      rec.vni = this.#vnis[session];
+      rec.offset = off;
+      rec.length = copyLen;
+      rec.wireLength = wire;
+      rec.tsSec = tsSec;
+      rec.tsNsec = tsNsec;
+      this.#sessionTargets[session].write(rec);
+    }
+    if (cache) {
+      c.flowCacheHits = cache.hits;
+      c.flowCacheMisses = cache.misses;
+    }
+  }
+
+  /** Push out what targets buffered (end of a batch, or a pause). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#targets.values()].map((t) => t.flush()));
+  }
+
+  /** Run a source through the engine until it ends or is stopped. */
+  async run(source: PacketSource): Promise<void> {
+    this.start();
+    await source.run(async (batch) => {
+      this.process(batch);
+      await this.flush();
+    });
+    await this.flush();
+  }
+
+  #drop(reason: string, n = 1): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + n;
+  }
+
+  #grow(v: VnetState, index: number): void {
+    let n = v.pin.length;
+    while (n <= index) n *= 2;
+    const grow = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    v.pin = grow(v.pin);
+    v.bin = grow(v.bin);
+    v.pout = grow(v.pout);
+    v.bout = grow(v.bout);
+  }
+
+  #commitRoutes(): void {
+    let changed = 0;
+    for (const v of this.#vnets) if (v.facts.pending > 0) changed += v.facts.commit();
+    if (changed > 0) {
+      this.counters.routeChangesCommitted += changed;
+      this.#cache?.invalidate();
+    }
+  }
+
+  // ---- traffic statistics ----
+
+  #flushStats(v: VnetState, nowMs: number): void {
+    const end = v.intervalStart + this.#statsIntervalMs;
+    const prefixes: PrefixTraffic[] = [];
+    const apps = new Map<string, { app: string; packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number }>();
+    for (let i = 1; i < v.pin.length; i++) {
+      if (v.pin[i] === 0 && v.pout[i] === 0) continue;
+      const route = v.facts.route(i);
+      if (!route) continue;
+      const tagIdx = route.prefix.afi === 1 ? v.tags.lookup4(readIpv4(route.prefix.address)) : v.tags.lookup6(route.prefix.address, 0);
+      const tags = tagIdx > 0 ? v.tagList[tagIdx - 1].tags : undefined;
+      const app = tags && typeof tags.app === 'string' ? tags.app : undefined;
+      const entry: PrefixTraffic = { prefix: formatPrefix(route.prefix), packetsIn: v.pin[i], bytesIn: v.bin[i], packetsOut: v.pout[i], bytesOut: v.bout[i] };
+      if (app) entry.app = app;
+      if (tags) entry.tags = { ...tags };
+      prefixes.push(entry);
+      if (app) {
+        const a = apps.get(app) ?? { app, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+        a.packetsIn += entry.packetsIn;
+        a.bytesIn += entry.bytesIn;
+        a.packetsOut += entry.packetsOut;
+        a.bytesOut += entry.bytesOut;
+        apps.set(app, a);
+      }
+    }
+    const msg: TrafficStatsMessage = {
+      type: 'traffic-stats',
+      vnet: v.config.name,
+      start: v.intervalStart,
+      end,
+      packets: v.packets,
+      bytes: v.bytes,
+      unrouted: { packets: v.unroutedPackets, bytes: v.unroutedBytes },
+      prefixes,
+      applications: [...apps.values()],
+    };
+    v.pin.fill(0);
+    v.bin.fill(0);
+    v.pout.fill(0);
+    v.bout.fill(0);
+    v.packets = v.bytes = v.unroutedPackets = v.unroutedBytes = 0;
+    v.intervalStart = Math.floor(nowMs / this.#statsIntervalMs) * this.#statsIntervalMs;
+    this.#bus.publish(trafficStatsTopic(v.config.name), msg);
+  }
+
+  /** Publish the statistics of the interval in progress now (end of a capture, shutdown). */
+  flushStats(): void {
+    for (const v of this.#vnets) if (v.intervalStart >= 0 && v.packets > 0) this.#flushStats(v, v.intervalStart + this.#statsIntervalMs);
+  }
+
+  // ---- sessions and IP sets at run time ----
+
+  #install(sessions: MirrorSessionConfig[]): void {
+    for (const [i, s] of sessions.entries()) {
+      if (!this.#targets.has(s.target)) throw new InvalidArgumentError(`sessions[${i}].target: no target named "${s.target}"`);
+      if (!this.#vnetByName.has(s.vnet)) throw new InvalidArgumentError(`sessions[${i}].vnet: no virtual network named "${s.vnet}"`);
+    }
+    const facts = new Map(this.#vnets.map((v) => [v.config.name, v.facts] as const));
+    const classifier = Classifier.compile(sessions, { vnets: this.#config.vnets, facts, ipSets: this.ipSets });
+    const budgets = new Budgets(sessions, this.#targetConfigs.length ? this.#targetConfigs : [...this.#targets.keys()].map((name) => ({ name })), this.#budgets);
+    const previous = this.#classifier;
+    this.#classifier = classifier;
+    this.#perVnet = this.#vnets.map((v) => classifier.forVnet(v.config.name));
+    this.#budgets = budgets;
+    this.#samplers = sessions.map((s, i) => createSampler(s.sample, { seed: i + 1 }));
+    this.#sessionTargets = sessions.map((s) => this.#targets.get(s.target)!);
+    this.#vnis = sessions.map((s, i) => s.vni ?? 1000 + i);
+    this.#truncate = sessions.map((s) => s.truncate ?? 0x7fffffff);
+    const counters = new Map<string, SessionCounters>();
+    for (const s of sessions) counters.set(s.name, this.#sessionCounters.get(s.name) ?? newSessionCounters());
+    this.#sessionCounters = counters;
+    this.#counterList = sessions.map((s) => counters.get(s.name)!);
+    this.#timeSensitive = hasTimeConditions(sessions);
+    this.#sessions = sessions;
+    this.#cache?.invalidate();
+    previous?.release();
+  }
+
+  /** The sessions in force. */
+  sessions(): readonly MirrorSessionConfig[] {
+    return this.#sessions;
+  }
+
+  /** Replace every session (validated as in the config file); takes effect at the next batch. */
+  setSessions(sessions: readonly unknown[]): void {
+    const parsed = sessions.map((s, i) => {
+      const r = MirrorSessionSchema.safeParse(s);
+      if (!r.success) throw new InvalidArgumentError(`sessions[${i}]: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+      return r.data;
+    });
+    const names = new Set<string>();
+    for (const s of parsed) {
+      if (names.has(s.name)) throw new InvalidArgumentError(`duplicate session name "${s.name}"`);
+      names.add(s.name);
+    }
+    this.#install(parsed);
+  }
+
+  /** Add or replace one session by name. */
+  upsertSession(session: unknown): void {
+    const r = MirrorSessionSchema.safeParse(session);
+    if (!r.success) throw new InvalidArgumentError(`session: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+    const rest = this.#sessions.filter((s) => s.name !== r.data.name);
+    this.#install([...rest, r.data]);
+  }
+
+  removeSession(name: string): void {
+    if (!this.#sessions.some((s) => s.name === name)) throw new NotFoundError(`no session named "${name}"`);
+    this.#install(this.#sessions.filter((s) => s.name !== name));
+  }
+
+  /** Replace a named IP set atomically (e.g. from a threat-intel feed). */
+  setIpSet(name: string, entries: Iterable<string>): ReturnType<IpSetRegistry['replace']> {
+    const result = this.ipSets.replace(name, entries);
+    this.#cache?.invalidate();
+    return result;
+  }
+
+  // ---- counters ----
+
+  stats(): {
+    engine: EngineCounters;
+    sessions: ({ name: string; priority: number; target: string; vni: number } & SessionCounters)[];
+    targets: { name: string; kind: string; packets: number; bytes: number; shed: Record<string, number>; errors: Record<string, number> }[];
+    routes: Record<string, number>;
+  } {
+    return {
+      engine: { ...this.counters, dropped: { ...this.counters.dropped } },
+      sessions: this.#sessions.map((s, i) => ({ name: s.name, priority: s.priority, target: s.target, vni: this.#vnis[i], ...this.#counterList[i], shed: { ...this.#counterList[i].shed } })),
+      targets: [...this.#targets.values()].map((t) => ({
+        name: t.name,
+        kind: t.kind,
+        packets: t.stats.packets,
+        bytes: t.stats.bytes,
+        shed: { ...t.stats.shed, ...(this.#budgets.targetShed[t.name] ?? {}) },
+        errors: { ...t.stats.errors },
+      })),
+      routes: Object.fromEntries(this.#vnets.map((v) => [v.config.name, v.facts.size])),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#sub?.unsubscribe();
+    this.#sub = null;
+    this.flushStats();
+    await Promise.allSettled([...this.#targets.values()].map((t) => t.close()));
+    this.#classifier.release();
+  }
+}
+
+function readIpv4(a: Uint8Array): number {
+  return ((a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3]) >>> 0;
+}
+
+export { routeEventTopic };

@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { formatPrefix, parseAddress, parsePrefix, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
+import { RouteFactTable, StaticPrefixTable } from './fact-table.js';
+
+function attrs(over: Partial<RouteAttributes> = {}): RouteAttributes {
+  return {
+    origin: 0,
+    asPath: [{ type: 2, asns: [65001] }],
+    nextHop: '192.0.2.1',
+    nextHopLinkLocal: null,
+    med: null,
+    localPref: null,
+    atomicAggregate: false,
+    aggregator: null,
+    communities: [],
+    extendedCommunities: [],
+    largeCommunities: [],
+    originatorId: null,
+    clusterList: [],
+    unknown: [],
+    ...over,
+  };
+}
+
+const A = attrs();
+const path = (a: RouteAttributes = A, peer = '192.0.2.1'): PathSummary => ({ router: 'r1', peer, peerAs: 65001, attributes: a });
+
+let seq = 0;
+function best(prefix: string, p: PathSummary | null, time = 1000, vnet = 'v'): RouteEvent {
+  return { type: 'best-path-change', seq: ++seq, time, vnet, prefix, best: p, previous: null, ecmp: p ? 1 : 0 };
+}
+
+const v4 = (s: string): number => {
+  const b = parseAddress(s);
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+};
+
+/** Longest-prefix match by brute force over the installed prefixes. */
+function reference(installed: Set<string>, addr: Uint8Array): string | undefined {
+  let bestLen = -1;
+  let bestText: string | undefined;
+  for (const t of installed) {
+    const p = parsePrefix(t);
+    if (p.address.length !== addr.length || p.length <= bestLen) continue;
+    let ok = true;
+    for (let bit = 0; bit < p.length && ok; bit++) {
+      const m = 0x80 >> (bit & 7);
+      if ((p.address[bit >> 3] & m) !== (addr[bit >> 3] & m)) ok = false;
+    }
+    if (ok) {
+      bestLen = p.length;
+      bestText = t;
+    }
+  }
+  return bestText;
+}
+
+// Prefixes and addresses drawn from a small space so that they overlap a lot.
+const arb4Prefix = fc
+  .tuple(fc.constantFrom(10, 11), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 }))
+  .map(([a, b, c, d, len]) => formatPrefix(parsePrefix(`${a}.${b}.${c}.${d}/${len}`, false)));
+const arb4Addr = fc
+  .tuple(fc.constantFrom(10, 11, 12), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }))
+  .map(([a, b, c, d]) => Uint8Array.of(a, b, c, d));
+const arb6Prefix = fc
+  .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 128 }))
+  .map(([a, b, c, len]) => formatPrefix(parsePrefix(`2001:db8:${a}:${b.toString(16)}::${c.toString(16)}/${len}`, false)));
+const arb6Addr = fc
+  .tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }))
+  .map(([a, b, c]) => parseAddress(`2001:db8:${a}:${b.toString(16)}::${c.toString(16)}`));
+
+function runOps(table: RouteFactTable, ops: readonly [boolean, string][], queries: readonly Uint8Array[]): void {
+  const installed = new Set<string>();
+  for (const [add, prefix] of ops) {
+    // Deletes pick from what is installed when possible, so they hit.
+    const target = !add && installed.size > 0 ? [...installed][prefix.length % installed.size] : prefix;
+    table.apply(best(target, add ? path() : null));
+    table.commit();
+    if (add) installed.add(target);
+    else installed.delete(target);
+    for (const q of queries) {
+      const got = table.lookup(q);
+      expect(got ? formatPrefix(got.prefix) : undefined).toBe(reference(installed, q));
+    }
+  }
+  expect(table.size).toBe(installed.size);
+}
+
+describe('RouteFactTable longest-prefix match', () => {
+  for (const dirThreshold of [0, 1_000_000]) {
+    it(`IPv4 matches a brute-force reference under inserts and deletes (${dirThreshold === 0 ? 'DIR-24-8' : 'hash tables'})`, () => {
+      // One table for every run: a DIR-24-8 first level is 64 MiB. A snapshot load resets it.
+      const table = new RouteFactTable({ vnet: 'v', dirThreshold });
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.boolean(), arb4Prefix), { minLength: 1, maxLength: 40 }), fc.array(arb4Addr, { minLength: 1, maxLength: 20 }), (ops, queries) => {
+          table.load([], 0);
+          table.commit();
+          runOps(table, ops, queries);
+        }),
+        { numRuns: dirThreshold === 0 ? 40 : 100 },
+      );
+    });
+  }
+
+  it('IPv6 matches a brute-force reference under inserts and deletes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), arb6Prefix), { minLength: 1, maxLength: 40 }), fc.array(arb6Addr, { minLength: 1, maxLength: 20 }), (ops, queries) => {
+        runOps(new RouteFactTable({ vnet: 'v' }), ops, queries);
+      }),
+    );
+  });
+
+  it('deleting a more-specific restores the covering route, in DIR-24-8 and chunk slots', () => {
+    const t = new RouteFactTable({ vnet: 'v', dirThreshold: 0 });
+    for (const p of ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.128/25', '10.1.2.130/32']) t.apply(best(p, path()));
+    t.commit();
+    const at = (a: string) => {
+      const r = t.lookup(a);
+      return r ? formatPrefix(r.prefix) : 'none';
+    };
+    expect(at('10.1.2.130')).toBe('10.1.2.130/32');
+    expect(at('10.1.2.131')).toBe('10.1.2.128/25');
+    expect(at('10.1.2.1')).toBe('10.1.2.0/24');
+    t.apply(best('10.1.2.128/25', null));
+    t.commit();
+    expect(at('10.1.2.131')).toBe('10.1.2.0/24');
+    expect(at('10.1.2.130')).toBe('10.1.2.130/32');
+    t.apply(best('10.1.0.0/16', null));
+    t.apply(best('10.1.2.0/24', null));
+    t.commit();
+    expect(at('10.1.2.131')).toBe('10.0.0.0/8');
+    expect(at('10.1.3.1')).toBe('10.0.0.0/8');
+    t.apply(best('10.1.2.130/32', null));
+    t.apply(best('10.0.0.0/8', null));
+    t.commit();
+    expect(at('10.1.2.130')).toBe('none');
+    expect(t.size).toBe(0);
+  });
+
+  it('lookup6 reads the address in place at an offset of a packet buffer', () => {
+    const t = new RouteFactTable({ vnet: 'v' });
+    t.apply(best('2001:db8::/32', path()));
+    t.apply(best('2001:db8:1::/48', path()));
+    t.commit();
+    const buf = new Uint8Array(64);
+    buf.set(parseAddress('2001:db8:1::9'), 22);
+    expect(formatPrefix(t.route(t.lookup6(buf, 22))!.prefix)).toBe('2001:db8:1::/48');
+    buf.set(parseAddress('2001:db8:2::9'), 22);
+    expect(formatPrefix(t.route(t.lookup6(buf, 22))!.prefix)).toBe('2001:db8::/32');
+    buf.set(parseAddress('2001:db9::9'), 22);
+    expect(t.lookup6(buf, 22)).toBe(0);
+  });
+});
+
+describe('RouteFactTable changes', () => {
+  it('queued changes take effect only at commit', () => {
+    const t = new RouteFactTable({ vnet: 'v' });
+    t.apply(best('10.0.0.0/8', path()));
+    expect(t.lookup4(v4('10.1.1.1'))).toBe(0);
+    expect(t.pending).toBe(1);
+    expect(t.commit()).toBe(1);
+    expect(t.lookup4(v4('10.1.1.1'))).toBeGreaterThan(0);
+    t.apply(best('10.0.0.0/8', null));
+    expect(t.lookup4(v4('10.1.1.1'))).toBeGreaterThan(0);
+    t.commit();
+    expect(t.lookup4(v4('10.1.1.1'))).toBe(0);
+  });
+
+  it('counts events it cannot use and ignores other event types', () => {
+    const t = new RouteFactTable({ vnet: 'v' });
+    t.apply(best('10.0.0.0/8', path(), 0, 'other'));
+    t.apply(best('10.0.0.0/33', path()));
+    t.apply(best('10.9.0.0/16', null));
+    t.apply({ type: 'route-withdraw', seq: 1, time: 0, vnet: 'v', router: 'r1', peer: '192.0.2.1', peerAs: 65001, prefix: '10.0.0.0/8', reason: 'withdrawn' });
+    t.commit();
+    expect(t.stats.ignored).toEqual({ 'other-vnet': 1, 'bad-prefix': 1, 'withdraw-unknown-prefix': 1 });
+    expect(t.size).toBe(0);
+  });
+
+  it('a snapshot load replaces the table; announce time is kept when only the ECMP set changes', () => {
+    const t = new RouteFactTable({ vnet: 'v', dirThreshold: 0 });
+    t.apply(best('10.0.0.0/8', path(), 5));
+    t.commit();
+    t.load([{ prefix: parsePrefix('192.0.2.0/24'), best: path() }], 100);
+    t.commit();
+    expect(t.lookup('10.1.1.1')).toBeUndefined();
+    expect(t.lookup('192.0.2.7')?.announcedAt).toBe(100);
+    t.apply(best('192.0.2.0/24', path(), 200));
+    t.commit();
+    expect(t.lookup('192.0.2.7')?.announcedAt).toBe(100);
+    t.apply(best('192.0.2.0/24', path(attrs({ med: 5 })), 300));
+    t.commit();
+    expect(t.lookup('192.0.2.7')?.announcedAt).toBe(300);
+  });
+
+  it('condition bits are computed for existing routes, new routes and changed best paths', () => {
+    const t = new RouteFactTable({ vnet: 'v' });
+    const c100 = attrs({ communities: [(65001 << 16) | 100] });
+    t.apply(best('10.0.0.0/8', path(c100)));
+    t.commit();
+    const bit = t.acquireCondition('c100', (p) => p.attributes.communities.includes((65001 << 16) | 100));
+    const has = (a: string) => {
+      const r = t.lookup4(v4(a));
+      return r !== 0 && (t.facts[t.routeGroup[r] * t.factWords + (bit >>> 5)] & (1 << (bit & 31))) !== 0;
+    };
+    t.apply(best('11.0.0.0/8', path(A)));
+    t.apply(best('12.0.0.0/8', path(c100, '192.0.2.9')));
+    t.commit();
+    expect([has('10.0.0.1'), has('11.0.0.1'), has('12.0.0.1')]).toEqual([true, false, true]);
+    t.apply(best('10.0.0.0/8', path(A)));
+    t.commit();
+    expect(has('10.0.0.1')).toBe(false);
+    // Identical conditions share a bit; a released bit is reused and recomputed.
+    expect(t.acquireCondition('c100', () => false)).toBe(bit);
+    t.releaseCondition(bit);
+    t.releaseCondition(bit);
+    expect(t.conditions).toBe(0);
+    const again = t.acquireCondition('never', () => false);
+    expect(again).toBe(bit);
+    expect(has('12.0.0.1')).toBe(false);
+    // Many conditions spill into more words without disturbing earlier bits.
+    const bits = Array.from({ length: 40 }, (_, i) => t.acquireCondition(`k${i}`, () => i % 2 === 0));
+    expect(t.factWords).toBe(2);
+    const g = t.routeGroup[t.lookup4(v4('12.0.0.1'))];
+    expect(bits.map((b) => (t.facts[g * t.factWords + (b >>> 5)] >>> (b & 31)) & 1)).toEqual(bits.map((_, i) => (i % 2 === 0 ? 1 : 0)));
+  });
+});
+
+describe('StaticPrefixTable', () => {
+  it('finds the longest IPv4 and IPv6 prefix and its value', () => {
+    const t = new StaticPrefixTable([
+      { prefix: parsePrefix('10.0.0.0/8'), value: 1 },
+      { prefix: parsePrefix('10.1.0.0/16'), value: 2 },
+      { prefix: parsePrefix('0.0.0.0/0'), value: 3 },
+      { prefix: parsePrefix('2001:db8::/32'), value: 4 },
+      { prefix: parsePrefix('2001:db8::1/128'), value: 5 },
+    ]);
+    expect(['10.1.2.3', '10.2.0.0', '8.8.8.8', '2001:db8::1', '2001:db8::2', '2001:db9::'].map((a) => t.lookup(a))).toEqual([2, 1, 3, 5, 4, -1]);
+    expect(t.lookup4(v4('10.1.0.1'))).toBe(2);
+    expect(t.size).toBe(5);
+  });
+});

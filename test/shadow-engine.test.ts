@@ -1,0 +1,184 @@
+/**
+ * The shadowing engine fed by a real RIB: routing facts decide what is
+ * copied, and a routing change takes effect at the next batch; budgets hold
+ * under a flood; statistics per prefix and application reach the bus.
+ */
+import { describe, expect, it } from 'vitest';
+import { PacketBatchBuilder, parsePrefix, SimulatedClock, type RouteAttributes } from '../src/core/index.js';
+import { RoutingInterceptor } from '../src/routing/index.js';
+import { ShadowEngine, type CopyBatchMessage, type TrafficStatsMessage } from '../src/shadow/index.js';
+import { parseConfig } from '../src/vnet/index.js';
+import { frame, type FrameSpec } from './helpers/packets.js';
+
+const yaml = (sessions: string, targets = '    - { name: asc, type: bus, topic: copies }') => `
+vnets:
+  - name: prod
+    cidrs: [10.0.0.0/8, 2001:db8::/32]
+    prefixTags:
+      - { prefix: 10.10.0.0/16, tags: { app: checkout, critical: true } }
+shadow:
+  statsInterval: 10
+  ipSets: [{ name: threats, entries: [] }]
+  targets:
+${targets}
+  sessions:
+${sessions}
+`;
+
+const attrs = (asns: number[], communities: number[] = []): RouteAttributes => ({
+  origin: 0,
+  asPath: [{ type: 2, asns }],
+  nextHop: '198.51.100.1',
+  nextHopLinkLocal: null,
+  med: null,
+  localPref: null,
+  atomicAggregate: false,
+  aggregator: null,
+  communities,
+  extendedCommunities: [],
+  largeCommunities: [],
+  originatorId: null,
+  clusterList: [],
+  unknown: [],
+});
+
+function setup(sessions: string, targets?: string) {
+  const config = parseConfig(yaml(sessions, targets));
+  const clock = new SimulatedClock(Date.UTC(2026, 0, 5));
+  const rii = new RoutingInterceptor({ config, clock });
+  const rib = rii.rib('prod');
+  rib.addPeer({ id: 'p1', router: 'vr1', address: '192.0.2.1', asn: 65001, bgpId: '192.0.2.1', ibgp: false });
+  const engine = new ShadowEngine({ config, bus: rii.bus, clock, routing: rii });
+  const copies: CopyBatchMessage[] = [];
+  const stats: TrafficStatsMessage[] = [];
+  rii.bus.subscribe<CopyBatchMessage>('copies', (m) => copies.push(m));
+  rii.bus.subscribe<TrafficStatsMessage>('shadow.stats.>', (m) => stats.push(m));
+  let t = Date.UTC(2026, 0, 5) / 1000;
+  const run = async (specs: FrameSpec[], opts: { gapSec?: number } = {}) => {
+    const b = new PacketBatchBuilder('test', 1, 4096, 4096 * 1600, 'prod');
+    for (const s of specs) {
+      const f = frame(s);
+      if (!b.push(f, f.length, Math.floor(t), Math.round((t % 1) * 1e9))) throw new Error('batch full');
+      t += opts.gapSec ?? 0.0001;
+    }
+    engine.process(b);
+    await engine.flush();
+  };
+  const copied = () => copies.reduce((n, m) => n + m.count, 0);
+  return { config, rii, rib, engine, copies, stats, run, copied, advance: (s: number) => (t += s) };
+}
+
+const toCritical = (n: number, extra: Partial<FrameSpec> = {}): FrameSpec[] =>
+  Array.from({ length: n }, (_, i) => ({ src: `10.1.0.${(i % 200) + 1}`, dst: '10.10.1.5', dstPort: 443, srcPort: 40000 + i, payload: 100, ...extra }));
+
+describe('ShadowEngine', () => {
+  it('copies by routing facts and stops at the next batch after a withdrawal', async () => {
+    const { rib, run, copied, engine } = setup(`
+    - name: from-65010
+      vnet: prod
+      priority: 10
+      target: asc
+      rules: [{ action: accept, protocol: tcp, destinationRoute: { originAs: [65010], community: ["65001:*"] } }]`);
+    engine.start();
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001, 65010], [(65001 << 16) | 7]));
+    rib.announce('p1', parsePrefix('10.20.0.0/16'), attrs([65001, 65020], [(65001 << 16) | 7]));
+    await run([...toCritical(10), ...toCritical(5, { dst: '10.20.0.9' })]);
+    expect(copied()).toBe(10);
+    rib.withdraw('p1', parsePrefix('10.10.0.0/16'));
+    await run(toCritical(10));
+    expect(copied()).toBe(10);
+    expect(engine.stats().engine.routeChangesCommitted).toBeGreaterThanOrEqual(3);
+    // Re-announced with another origin: still no copies; with the origin back: copies again.
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001, 65099], [(65001 << 16) | 7]));
+    await run(toCritical(4));
+    expect(copied()).toBe(10);
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001, 65010], [(65001 << 16) | 7]));
+    await run(toCritical(4));
+    expect(copied()).toBe(14);
+    const s = engine.stats().sessions[0];
+    expect(s).toMatchObject({ name: 'from-65010', matched: 14, copied: 14, vni: 1000 });
+  });
+
+  it('truncates, samples 1 in N, and counts what it drops', async () => {
+    const { run, copies, engine } = setup(`
+    - { name: t, vnet: prod, priority: 1, target: asc, truncate: 64, sample: { oneIn: 4 }, rules: [{ action: accept }] }`);
+    engine.start();
+    await run([...toCritical(40), { src: '10.1.0.1', dst: '10.10.0.1', protocol: 'udp', payload: 10 }]);
+    const b = new PacketBatchBuilder('test', 1, 8, 8192, 'prod');
+    b.push(Uint8Array.of(1, 2, 3), 3, 1, 0);
+    engine.process(b);
+    const st = engine.stats();
+    // Packets 1, 5, …, 41 are sampled; the last is a 52-byte UDP packet, shorter than the truncation length.
+    expect(st.sessions[0]).toMatchObject({ matched: 41, copied: 11, sampledOut: 30, truncated: 10 });
+    expect(copies.flatMap((m) => Array.from(m.lengths.subarray(0, m.count)))).toEqual([...new Array(10).fill(64), 52]);
+    expect(st.engine.dropped).toEqual({ 'truncated-l2': 1 });
+  });
+
+  it('holds a session budget under a flood, counting the shed packets', async () => {
+    const { run, copied, engine } = setup(`
+    - { name: b, vnet: prod, priority: 1, target: asc, budget: { packetsPerSecond: 100, burstSeconds: 1 }, rules: [{ action: accept }] }`);
+    engine.start();
+    // 4,000 packets in 2 s of packet time: at most 100/s × 2 s + a 100-packet burst may pass.
+    await run(toCritical(4000), { gapSec: 0.0005 });
+    const s = engine.stats().sessions[0];
+    expect(copied()).toBeLessThanOrEqual(300);
+    expect(copied()).toBeGreaterThanOrEqual(200);
+    expect(s.copied + (s.shed['session-budget'] ?? 0)).toBe(4000);
+  });
+
+  it('sheds the lower-priority session first when a target is over budget', async () => {
+    const { run, engine } = setup(
+      `
+    - { name: high, vnet: prod, priority: 1, target: ids, rules: [{ action: accept, protocol: tcp, destinationPorts: 443 }] }
+    - { name: low, vnet: prod, priority: 2, target: ids, rules: [{ action: accept }] }`,
+      '    - { name: ids, type: bus, topic: copies, budget: { packetsPerSecond: 200 } }',
+    );
+    engine.start();
+    const mixed: FrameSpec[] = [];
+    for (let i = 0; i < 2000; i++) mixed.push(i % 2 ? toCritical(1)[0] : { src: '10.1.0.1', dst: '10.10.0.1', protocol: 'udp', srcPort: 5000 + i, dstPort: 53 });
+    await run(mixed, { gapSec: 0.001 });
+    const [high, low] = engine.stats().sessions;
+    expect(high.matched).toBe(1000);
+    expect(low.matched).toBe(1000);
+    expect(high.copied).toBeGreaterThan(low.copied);
+    expect(Object.keys(low.shed)).toContain('target-budget-reserved-for-higher-priority');
+  });
+
+  it('follows IP sets and session changes made at run time', async () => {
+    const { run, copied, engine } = setup(`
+    - { name: intel, vnet: prod, priority: 1, target: asc, rules: [{ action: accept, destinationRoute: { ipSet: threats } }] }`);
+    engine.start();
+    await run(toCritical(5));
+    expect(copied()).toBe(0);
+    engine.setIpSet('threats', ['10.10.1.0/24']);
+    await run(toCritical(5));
+    expect(copied()).toBe(5);
+    engine.upsertSession({ name: 'all-udp', vnet: 'prod', priority: 5, target: 'asc', rules: [{ action: 'accept', protocol: 'udp' }] });
+    await run([{ src: '10.1.0.1', dst: '10.2.0.1', protocol: 'udp' }]);
+    expect(copied()).toBe(6);
+    engine.removeSession('intel');
+    await run(toCritical(5));
+    expect(copied()).toBe(6);
+    expect(() => engine.upsertSession({ name: 'x', vnet: 'prod', priority: 0, target: 'asc', rules: [] })).toThrow(/priority/);
+    expect(() => engine.upsertSession({ name: 'x', vnet: 'prod', priority: 3, target: 'nowhere', rules: [{ action: 'accept' }] })).toThrow(/no target named "nowhere"/);
+  });
+
+  it('publishes per-prefix and per-application traffic each interval', async () => {
+    const { rib, run, stats, engine, advance } = setup(`
+    - { name: none, vnet: prod, priority: 1, target: asc, rules: [{ action: reject }] }`);
+    engine.start();
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001]));
+    rib.announce('p1', parsePrefix('10.1.0.0/16'), attrs([65001]));
+    await run(toCritical(3)); // 10.1.0.x → 10.10.1.5, 154 bytes each
+    await run([{ src: '10.10.1.5', dst: '10.99.0.1', protocol: 'udp' }]);
+    advance(20);
+    await run([{ src: '10.1.0.1', dst: '10.10.0.1', protocol: 'udp' }]);
+    expect(stats).toHaveLength(1);
+    const m = stats[0];
+    expect(m).toMatchObject({ vnet: 'prod', packets: 4, end: m.start + 10_000 });
+    const checkout = m.prefixes.find((p) => p.prefix === '10.10.0.0/16')!;
+    expect(checkout).toMatchObject({ app: 'checkout', packetsIn: 3, bytesIn: 3 * 154, packetsOut: 1 });
+    expect(m.prefixes.find((p) => p.prefix === '10.1.0.0/16')).toMatchObject({ packetsOut: 3, packetsIn: 0 });
+    expect(m.applications).toEqual([{ app: 'checkout', packetsIn: 3, bytesIn: 462, packetsOut: 1, bytesOut: 42 }]);
+  });
+});
