@@ -12,6 +12,7 @@ import { registerQueryCommands } from './commands/query.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerMrtCommands } from './commands/mrt.js';
 import { registerMirrorTargetCommand } from './commands/mirror-target.js';
+import { registerShadowCommand } from './commands/shadow.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerQueryCommands(program);
   registerConfigCommands(program);
   registerMrtCommands(program);
+  registerShadowCommand(program);
   registerMirrorTargetCommand(program);
   return program;
 }
