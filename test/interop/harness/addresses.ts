@@ -9,6 +9,7 @@ export const InteropSlot = {
   RII_BIRD: 2,
   RII_GOBGP: 3,
   RII_EXABGP: 4,
+  TSE_BIRD: 5,
   /** bench/bgp-ingest.mjs (it keeps its own copy of this rule). */
   BENCH: 9,
 } as const;
