@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ShadownetError, InvalidArgumentError, routeEventTopic, type Logger } from '../core/index.js';
 import type { RoutingInterceptor } from '../routing/index.js';
+import type { ShadowEngine } from '../shadow/index.js';
 import { httpStatusFor } from './errors.js';
 
 export interface ApiServerOptions {
@@ -12,6 +13,8 @@ export interface ApiServerOptions {
   address: string;
   port: number;
   logger?: Logger;
+  /** The shadowing engine, when one runs: adds /api/v1/shadow routes. */
+  shadow?: ShadowEngine;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -78,6 +81,30 @@ export async function startApiServer(opts: ApiServerOptions): Promise<{ app: Fas
     void reply.header('content-type', 'text/plain; version=0.0.4');
     return lines.join('\n') + '\n';
   });
+
+  const shadow = opts.shadow;
+  if (shadow) {
+    app.get('/api/v1/shadow', async () => shadow.stats());
+    app.get('/api/v1/shadow/sessions', async () => shadow.sessions());
+    /** Add or replace one mirror session (same fields as in the config file). */
+    app.put('/api/v1/shadow/sessions/:name', async (req) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const name = (req.params as { name: string }).name;
+      if (body.name !== undefined && body.name !== name) throw new InvalidArgumentError(`body name "${String(body.name)}" differs from the URL's "${name}"`);
+      shadow.upsertSession({ ...body, name });
+      return shadow.sessions().find((s) => s.name === name);
+    });
+    app.delete('/api/v1/shadow/sessions/:name', async (_req, reply) => {
+      shadow.removeSession((_req.params as { name: string }).name);
+      return reply.status(204).send();
+    });
+    /** Replace a named IP set: body { entries: ["192.0.2.0/24", "198.51.100.7", …] }. */
+    app.put('/api/v1/shadow/ipsets/:name', async (req) => {
+      const entries = (req.body as { entries?: unknown } | undefined)?.entries;
+      if (!Array.isArray(entries) || entries.some((e) => typeof e !== 'string')) throw new InvalidArgumentError('body must be { "entries": [ "prefix or address", … ] }');
+      return shadow.setIpSet((req.params as { name: string }).name, entries as string[]);
+    });
+  }
 
   /** Server-sent events: the live RouteEvent stream (`?vnet=` to narrow). */
   app.get('/api/v1/events', (req, reply) => {

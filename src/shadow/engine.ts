@@ -184,6 +184,7 @@ export class ShadowEngine {
   #sub: Subscription | null = null;
   #statsIntervalMs: number;
   #started = false;
+  readonly #sources: PacketSource[] = [];
 
   constructor(options: ShadowEngineOptions) {
     this.#config = options.config;
@@ -375,6 +376,7 @@ export class ShadowEngine {
   /** Run a source through the engine until it ends or is stopped. */
   async run(source: PacketSource): Promise<void> {
     this.start();
+    this.#sources.push(source);
     await source.run(async (batch) => {
       this.process(batch);
       await this.flush();
@@ -535,6 +537,7 @@ export class ShadowEngine {
     sessions: ({ name: string; priority: number; target: string; vni: number } & SessionCounters)[];
     targets: { name: string; kind: string; packets: number; bytes: number; shed: Record<string, number>; errors: Record<string, number> }[];
     routes: Record<string, number>;
+    sources: { name: string; packets: number; bytes: number; batches: number; dropped: Record<string, number> }[];
   } {
     return {
       engine: { ...this.counters, dropped: { ...this.counters.dropped } },
@@ -548,6 +551,7 @@ export class ShadowEngine {
         errors: { ...t.stats.errors },
       })),
       routes: Object.fromEntries(this.#vnets.map((v) => [v.config.name, v.facts.size])),
+      sources: this.#sources.map((src) => ({ name: src.name, ...src.stats, dropped: { ...src.stats.dropped } })),
     };
   }
 

@@ -9,6 +9,7 @@ import { createLogger, RealClock } from '../../core/index.js';
 import { loadConfig, type ShadownetConfig } from '../../vnet/index.js';
 import { RoutingInterceptor } from '../../routing/index.js';
 import { startApiServer } from '../../api/index.js';
+import { ShadowEngine, VxlanReceiver } from '../../shadow/index.js';
 
 export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples');
 
@@ -45,19 +46,38 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
   const clock = new RealClock();
   const rii = new RoutingInterceptor({ config, clock, logger });
   await rii.start();
+  // The shadowing engine runs when the config has mirror sessions or a VXLAN receiver.
+  let shadow: ShadowEngine | undefined;
+  let receiver: VxlanReceiver | undefined;
+  let receiving: Promise<void> | undefined;
+  if (config.shadow.sessions.length > 0 || config.shadow.receiver) {
+    shadow = new ShadowEngine({ config, bus: rii.bus, clock, logger: logger.child({ component: 'tse' }), routing: rii });
+    shadow.start();
+    if (config.shadow.receiver) {
+      const vniToVnet = new Map(config.vnets.filter((v) => v.vni !== undefined).map((v) => [v.vni!, v.name] as const));
+      receiver = new VxlanReceiver({ address: config.shadow.receiver.address, port: config.shadow.receiver.port, vniToVnet, clock, logger });
+      receiving = shadow.run(receiver).catch((err: unknown) => logger.error({ err }, 'VXLAN receiver failed'));
+    }
+  }
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   if (opts.api !== false) {
     const listen = opts.api ? parseListen(opts.api) : config.api.listen;
-    api = await startApiServer({ rii, address: listen.address, port: listen.port, logger });
+    api = await startApiServer({ rii, address: listen.address, port: listen.port, logger, shadow });
   }
   const out = process.stdout;
   out.write(`shadownet: ${config.vnets.length} virtual network(s) from ${opts.config}\n${howToPeer(config)}\n`);
+  if (receiver) out.write(`  VXLAN mirror receiver: ${config.shadow.receiver!.address} UDP ${config.shadow.receiver!.port} (VNI → network: ${config.vnets.filter((v) => v.vni !== undefined).map((v) => `${v.vni}→${v.name}`).join(', ')})\n`);
+  if (shadow) out.write(`  mirror sessions: ${config.shadow.sessions.map((x) => `${x.name} → ${x.target}`).join(', ') || 'none yet'}\n`);
   if (api) out.write(`  API: ${api.url}  (try: shadownet peers --api ${api.url}; shadownet routes --api ${api.url})\n`);
   out.write('Ctrl-C stops.\n');
   const summary = (): void => {
     const s = rii.stats();
-    const line = `[${new Date(clock.now()).toISOString()}] peers up ${s.established}/${s.peers}, prefixes ${s.prefixes}, paths ${s.paths}, attribute sets ${s.attributeSets}, refused connections ${s.refused}`;
-    out.write((opts.json ? JSON.stringify({ time: clock.now(), ...s }) : line) + '\n');
+    const t = shadow?.stats();
+    const copies = t ? t.sessions.reduce((n, x) => n + x.copied, 0) : 0;
+    const line =
+      `[${new Date(clock.now()).toISOString()}] peers up ${s.established}/${s.peers}, prefixes ${s.prefixes}, paths ${s.paths}, attribute sets ${s.attributeSets}, refused connections ${s.refused}` +
+      (t ? `; packets ${t.engine.packets}, copies ${copies}` : '');
+    out.write((opts.json ? JSON.stringify({ time: clock.now(), ...s, ...(t ? { packets: t.engine.packets, copies } : {}) }) : line) + '\n');
   };
   const timer = clock.setRepeating((opts.summaryEvery ?? 10) * 1000, summary);
   await new Promise<void>((resolveStop) => {
@@ -75,6 +95,9 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
   timer.cancel();
   out.write('stopping: closing BGP sessions (Cease, administrative shutdown)…\n');
   await api?.close();
+  await receiver?.stop();
+  await receiving;
+  await shadow?.stop();
   await rii.stop();
   summary();
 }
