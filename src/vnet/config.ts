@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { emulationIssues } from './emulation-validate.js';
 import {
   ConfigError,
   CoreErrorCode,
@@ -87,44 +88,6 @@ export const PeerSchema = z.strictObject({
   families: z.array(z.enum(['ipv4', 'ipv6'], { error: 'expected "ipv4" or "ipv6"' })).min(1).default(['ipv4', 'ipv6']),
 });
 
-export const RouterSchema = z.strictObject({
-  name,
-  asn,
-  routerId: ipv4Address,
-  listen: z.strictObject({ address: ipAddress, port: port.default(179) }),
-  holdTime: holdTime.default(90),
-  /** Graceful restart time we advertise (RFC 4724), seconds. */
-  restartTime: seconds('a restart time', 1, 4095).default(120),
-  peers: z.array(PeerSchema).default([]),
-});
-
-export const VnetSchema = z.strictObject({
-  name,
-  /** Virtual network identifier (VXLAN VNI): 24 bits. */
-  vni: z.number().int().min(0).max(0xffffff, { error: 'expected a VNI 0..16777215' }).optional(),
-  cidrs: z.array(prefixText).min(1, { error: 'expected at least one CIDR' }),
-  routers: z.array(RouterSchema).default([]),
-  /** Application prefixes and their tags (e.g. critical: true), used by later components. */
-  prefixTags: z.array(z.strictObject({ prefix: prefixText, tags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])) })).default([]),
-  ecmpMax: z.number().int().min(1).max(64).default(8),
-});
-
-// ---- traffic shadowing (TSE) ----
-
-/** A port or an inclusive range: 443, "443", "1024-65535". */
-const portRange = z
-  .union([z.number(), z.string()], { error: 'expected a port (443) or a range ("1024-65535")' })
-  .transform((v, ctx) => {
-    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(String(v).trim());
-    const from = m ? Number(m[1]) : NaN;
-    const to = m ? Number(m[2] ?? m[1]) : NaN;
-    if (!m || from > 65535 || to > 65535 || from > to) {
-      ctx.addIssue({ code: 'custom', message: 'expected a port 0..65535 or a range "from-to" with from ≤ to' });
-      return z.NEVER;
-    }
-    return { from, to };
-  });
-
 /** Seconds as a number, or a duration text: "90s", "10m", "2h". */
 const duration = z
   .union([z.number(), z.string()], { error: 'expected a duration: seconds, or "30s", "10m", "2h"' })
@@ -142,6 +105,202 @@ const communityText = z.string().regex(/^(\d+|\*):(\d+|\*)$/, { error: 'expected
 const largeCommunityText = z
   .string()
   .regex(/^(\d+|\*):(\d+|\*):(\d+|\*)$/, { error: 'expected a large community "65001:1:2" ("*" matches any part)' });
+
+export const RouterSchema = z.strictObject({
+  name,
+  asn,
+  routerId: ipv4Address,
+  listen: z.strictObject({ address: ipAddress, port: port.default(179) }),
+  holdTime: holdTime.default(90),
+  /** Graceful restart time we advertise (RFC 4724), seconds. */
+  restartTime: seconds('a restart time', 1, 4095).default(120),
+  peers: z.array(PeerSchema).default([]),
+  /** Substrate host the virtual router runs on (required by the emulator). */
+  host: name.optional(),
+});
+
+// ---- the emulated network (the emulator plays the cloud provider) ----
+
+/** Bits per second: a number, or text such as "10Gbps", "500Mbps", "1.5 Gbit/s". */
+const bitRate = z
+  .union([z.number().positive(), z.string()], { error: 'expected a rate in bits/s, e.g. 10000000000 or "10Gbps"' })
+  .transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const m = /^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit\/s|b\/s)?$/.exec(v.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'expected a rate in bits/s, e.g. 10000000000 or "10Gbps"' });
+      return z.NEVER;
+    }
+    return Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 } as Record<string, number>)[m[2].toLowerCase()];
+  });
+
+export const SubstrateSchema = z.strictObject({
+  hosts: z.array(z.strictObject({ name, description: z.string().optional() })).default([]),
+  links: z
+    .array(
+      z.strictObject({
+        a: name,
+        b: name,
+        capacity: bitRate,
+        latency: duration.default(0.0002),
+      }),
+    )
+    .default([]),
+});
+
+export const SubnetSchema = z.strictObject({ name, cidr: prefixText });
+
+export const ApplianceSchema = z.strictObject({
+  /** The virtual router of this network it peers with. */
+  router: name,
+  asn,
+  /** Loopback address its BGP session binds (must be a configured peer of the router). */
+  bgpAddress: ipAddress,
+  /** Prefixes it announces from the start. */
+  announce: z.array(prefixText).default([]),
+  /** AS path it prepends behind its own ASN (e.g. the path of what it fronts). */
+  asPath: z.array(asn).default([]),
+  communities: z.array(communityText).default([]),
+});
+
+export const NodeSchema = z.strictObject({
+  name,
+  host: name,
+  address: ipAddress,
+  subnet: name.optional(),
+  /** Applications served by this node. */
+  apps: z.array(name).default([]),
+  /** A routing appliance: runs a real BGP session to a virtual router. */
+  appliance: ApplianceSchema.optional(),
+});
+
+export const ApplicationSchema = z.strictObject({
+  name,
+  kind: z.enum(['web', 'api', 'database', 'dns', 'batch', 'backup'], { error: 'expected web, api, database, dns, batch or backup' }),
+  /** What its clients speak. */
+  protocol: z.enum(['http', 'tls', 'dns', 'ssh', 'bulk'], { error: 'expected http, tls, dns, ssh or bulk' }),
+  port: port,
+  /** Host name in HTTP Host / TLS SNI / DNS queries. */
+  hostname: z.string().optional(),
+  /** The application's service prefix (announced by an appliance, or routed by the network). */
+  prefix: prefixText.optional(),
+  /** Where its clients are. */
+  clients: z.array(prefixText).min(1),
+  /** Mean requests (flows) per second at the baseline. */
+  requestsPerSecond: z.number().positive(),
+  /** Mean bytes per flow (both directions); a default per protocol when absent. */
+  bytesPerFlow: z.number().positive().optional(),
+  rhythm: z
+    .strictObject({
+      /** Amplitude of the daily cycle (0..1), peak at `peakHour` UTC. */
+      daily: z.number().min(0).max(1).default(0.5),
+      peakHour: z.number().min(0).max(24).default(14),
+      /** Weekend dip (0..1). */
+      weekly: z.number().min(0).max(1).default(0.3),
+      /** Growth per week (0.05 = +5 %/week). */
+      growthPerWeek: z.number().min(-0.9).max(10).default(0),
+      /** Mean bursts per day (short surges ×3). */
+      burstsPerDay: z.number().min(0).max(100).default(0),
+    })
+    .default({ daily: 0.5, peakHour: 14, weekly: 0.3, growthPerWeek: 0, burstsPerDay: 0 }),
+  resources: z
+    .strictObject({
+      /** CPU core-seconds per request. */
+      cpuPerRequest: z.number().min(0).default(0.002),
+      cpuBaseCores: z.number().min(0).default(0.1),
+      memoryBaseMiB: z.number().min(0).default(256),
+      memoryPerRpsMiB: z.number().min(0).default(1),
+      /** Capacity allocated at start. */
+      cores: z.number().positive().default(2),
+      memoryMiB: z.number().positive().default(2048),
+    })
+    .default({ cpuPerRequest: 0.002, cpuBaseCores: 0.1, memoryBaseMiB: 256, memoryPerRpsMiB: 1, cores: 2, memoryMiB: 2048 }),
+});
+
+export const ScriptStepSchema = z.strictObject({
+  /** When, from the start of the emulation: "1d2h", "90m", seconds. */
+  at: z.union([z.number(), z.string()]),
+  action: z.enum(['announce', 'withdraw', 'failover'], { error: 'expected announce, withdraw or failover' }),
+  vnet: name,
+  node: name,
+  prefix: prefixText,
+  /** failover: the node that takes the prefix over. */
+  to: name.optional(),
+});
+
+export const AttackSchema = z.strictObject({
+  kind: z.enum(['port-scan', 'syn-flood', 'dns-tunnel', 'c2-beacon', 'exfiltration', 'prefix-hijack', 'route-leak'], {
+    error: 'expected port-scan, syn-flood, dns-tunnel, c2-beacon, exfiltration, prefix-hijack or route-leak',
+  }),
+  vnet: name,
+  at: z.union([z.number(), z.string()]),
+  duration: duration.default(600),
+  /** Attacking address (traffic attacks) or node (routing attacks: node). */
+  source: ipAddress.optional(),
+  node: name.optional(),
+  /** Target address or prefix. */
+  target: z.string().optional(),
+  /** Packets (or queries, beacons) per second. */
+  rate: z.number().positive().optional(),
+  /** Routing attacks: the prefix announced, and the leaked AS path. */
+  prefix: prefixText.optional(),
+  asPath: z.array(asn).optional(),
+  /** DNS tunnelling: the domain its queries carry data under. */
+  domain: z.string().optional(),
+  /** Exfiltration: bytes sent. */
+  bytes: z.number().positive().optional(),
+});
+
+export const EmulationSchema = z.strictObject({
+  seed: z.number().int().default(1),
+  /** Simulated start time (ISO 8601). */
+  start: z.string().refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected an ISO 8601 time, e.g. 2026-01-05T00:00:00Z' }).default('2026-01-05T00:00:00Z'),
+  /** Length of one emulation step (traffic is generated per step). */
+  step: duration.default(10),
+  script: z.array(ScriptStepSchema).default([]),
+  attacks: z.array(AttackSchema).default([]),
+  /** Addresses the threat-intel feed lists (C2 beacons go to one of them). */
+  threatList: z.array(prefixText).default([]),
+});
+
+export type SubstrateConfig = z.infer<typeof SubstrateSchema>;
+export type NodeConfig = z.infer<typeof NodeSchema>;
+export type ApplicationConfig = z.infer<typeof ApplicationSchema>;
+export type ApplianceConfig = z.infer<typeof ApplianceSchema>;
+export type EmulationConfig = z.infer<typeof EmulationSchema>;
+export type AttackConfig = z.infer<typeof AttackSchema>;
+export type ScriptStepConfig = z.infer<typeof ScriptStepSchema>;
+
+export const VnetSchema = z.strictObject({
+  name,
+  /** Virtual network identifier (VXLAN VNI): 24 bits. */
+  vni: z.number().int().min(0).max(0xffffff, { error: 'expected a VNI 0..16777215' }).optional(),
+  cidrs: z.array(prefixText).min(1, { error: 'expected at least one CIDR' }),
+  routers: z.array(RouterSchema).default([]),
+  /** Application prefixes and their tags (e.g. critical: true), used by later components. */
+  prefixTags: z.array(z.strictObject({ prefix: prefixText, tags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])) })).default([]),
+  ecmpMax: z.number().int().min(1).max(64).default(8),
+  /** Emulated network: subnets, computing nodes and their applications. */
+  subnets: z.array(SubnetSchema).default([]),
+  nodes: z.array(NodeSchema).default([]),
+  applications: z.array(ApplicationSchema).default([]),
+});
+
+// ---- traffic shadowing (TSE) ----
+
+/** A port or an inclusive range: 443, "443", "1024-65535". */
+const portRange = z
+  .union([z.number(), z.string()], { error: 'expected a port (443) or a range ("1024-65535")' })
+  .transform((v, ctx) => {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(String(v).trim());
+    const from = m ? Number(m[1]) : NaN;
+    const to = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!m || from > 65535 || to > 65535 || from > to) {
+      ctx.addIssue({ code: 'custom', message: 'expected a port 0..65535 or a range "from-to" with from ≤ to' });
+      return z.NEVER;
+    }
+    return { from, to };
+  });
 
 /**
  * Facts about the route that covers an address, from the live routing table,
@@ -273,6 +432,8 @@ export const ConfigSchema = z.strictObject({
   api: ApiSchema.default({ listen: { address: '127.0.0.1', port: 8179 } }),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).default({ level: 'info' }),
   shadow: ShadowSchema.default({ targets: [], sessions: [], ipSets: [], statsInterval: 10 }),
+  substrate: SubstrateSchema.default({ hosts: [], links: [] }),
+  emulation: EmulationSchema.optional(),
 });
 
 export type ShadownetConfig = z.infer<typeof ConfigSchema>;
@@ -343,6 +504,7 @@ function semanticIssues(cfg: ShadownetConfig): ConfigIssue[] {
     });
   });
   issues.push(...shadowIssues(cfg, vnetNames));
+  issues.push(...emulationIssues(cfg));
   return issues;
 }
 
