@@ -47,7 +47,7 @@ describe('shadownet CLI', () => {
   it('checks configs: valid, invalid with paths, missing file', async () => {
     io = capture();
     expect(await run('config', 'check', join(projectRoot, 'examples', 'demo.yaml'))).toBe(0);
-    expect(io.out()).toMatch(/valid \(2 virtual networks, 2 virtual routers, 3 peers\)/);
+    expect(io.out()).toMatch(/valid \(2 virtual networks, 2 virtual routers, 5 peers\)/);
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(bad, 'vnets:\n  - name: prod\n    cidrs: [10.0.0.0/8]\n    routers:\n      - { name: vr1, asn: 0, routerId: 10.0.0.1, listen: { address: 127.0.0.1 } }\n');
     expect(await run('config', 'check', bad)).toBe(2);
