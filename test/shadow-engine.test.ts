@@ -114,6 +114,25 @@ describe('ShadowEngine', () => {
     expect(st.engine.dropped).toEqual({ 'truncated-l2': 1 });
   });
 
+  it('places packets without a named network by address, and counts the ones outside every network', async () => {
+    const { engine, copies } = setup(`
+    - { name: all, vnet: prod, priority: 1, target: asc, rules: [{ action: accept }] }`);
+    engine.start();
+    const b = new PacketBatchBuilder('test', 1, 8, 8192);
+    for (const spec of [
+      { src: '10.1.0.1', dst: '192.0.2.1' },
+      { src: '192.0.2.1', dst: '10.1.0.1' },
+      { src: '192.0.2.1', dst: '198.51.100.1' },
+    ]) {
+      const f = frame(spec);
+      b.push(f, f.length, 1_767_571_200, 0);
+    }
+    engine.process(b);
+    await engine.flush();
+    expect(copies.reduce((n, m) => n + m.count, 0)).toBe(2);
+    expect(engine.stats().engine.dropped).toEqual({ 'no-vnet-for-address': 1 });
+  });
+
   it('holds a session budget under a flood, counting the shed packets', async () => {
     const { run, copied, engine } = setup(`
     - { name: b, vnet: prod, priority: 1, target: asc, budget: { packetsPerSecond: 100, burstSeconds: 1 }, rules: [{ action: accept }] }`);

@@ -286,9 +286,10 @@ export class ShadowEngine {
       }
       let v = named;
       if (!v) {
+        // StaticPrefixTable answers -1 when no prefix covers the address.
         let idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.dst4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.dst6Offset);
-        if (idx === 0) idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.src4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.src6Offset);
-        if (idx === 0) {
+        if (idx <= 0) idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.src4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.src6Offset);
+        if (idx <= 0) {
           this.#drop('no-vnet-for-address');
           continue;
         }
