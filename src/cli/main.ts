@@ -13,6 +13,7 @@ import { registerRunCommands } from './commands/run.js';
 import { registerMrtCommands } from './commands/mrt.js';
 import { registerMirrorTargetCommand } from './commands/mirror-target.js';
 import { registerShadowCommand } from './commands/shadow.js';
+import { registerEmulateCommand } from './commands/emulate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerMrtCommands(program);
   registerShadowCommand(program);
+  registerEmulateCommand(program);
   registerMirrorTargetCommand(program);
   return program;
 }

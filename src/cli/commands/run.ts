@@ -9,7 +9,9 @@ import { createLogger, RealClock } from '../../core/index.js';
 import { loadConfig, type ShadownetConfig } from '../../vnet/index.js';
 import { RoutingInterceptor } from '../../routing/index.js';
 import { startApiServer } from '../../api/index.js';
-import { ShadowEngine, VxlanReceiver } from '../../shadow/index.js';
+import { ProgrammaticSource, ShadowEngine, VxlanReceiver } from '../../shadow/index.js';
+import { Emulator } from '../../vnet/emulator/emulator.js';
+import { PacketDirection } from '../../core/index.js';
 
 export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples');
 
@@ -18,6 +20,8 @@ export interface RunOptions {
   api?: string | false;
   summaryEvery?: number;
   json?: boolean;
+  /** Run the emulated network of the config's emulation: section in real time. */
+  emulate?: boolean;
 }
 
 function parseListen(text: string): { address: string; port: number } {
@@ -50,7 +54,8 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
   let shadow: ShadowEngine | undefined;
   let receiver: VxlanReceiver | undefined;
   let receiving: Promise<void> | undefined;
-  if (config.shadow.sessions.length > 0 || config.shadow.receiver) {
+  const emulate = opts.emulate === true && config.emulation !== undefined;
+  if (config.shadow.sessions.length > 0 || config.shadow.receiver || emulate) {
     shadow = new ShadowEngine({ config, bus: rii.bus, clock, logger: logger.child({ component: 'tse' }), routing: rii });
     shadow.start();
     if (config.shadow.receiver) {
@@ -59,6 +64,31 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
       receiving = shadow.run(receiver).catch((err: unknown) => logger.error({ err }, 'VXLAN receiver failed'));
     }
   }
+  // The emulated network, in real time: its packets go to the shadowing engine.
+  let emulator: Emulator | undefined;
+  let emulating: Promise<void>[] = [];
+  let emulatorSources: ProgrammaticSource[] = [];
+  let stepTimer: { cancel(): void } | undefined;
+  if (emulate) {
+    config.emulation!.step = 1;
+    const sources = new Map(config.vnets.map((v) => [v.name, new ProgrammaticSource(`emulator:${v.name}`, 1, v.name)] as const));
+    emulator = new Emulator({
+      config,
+      clock,
+      rii,
+      logger: logger.child({ component: 'emulator' }),
+      materialize: { mode: 'all' },
+      onFrame: (frame, t, flow, toServer) =>
+        sources.get(flow.vnet)?.push(frame, frame.length, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), toServer ? PacketDirection.INGRESS : PacketDirection.EGRESS),
+    });
+    emulatorSources = [...sources.values()];
+    emulating = emulatorSources.map((src) => shadow!.run(src));
+    await emulator.start({ waitEstablished: false });
+    stepTimer = clock.setRepeating(emulator.stepMs, () => {
+      emulator!.step();
+      for (const src of sources.values()) void src.flush();
+    });
+  }
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   if (opts.api !== false) {
     const listen = opts.api ? parseListen(opts.api) : config.api.listen;
@@ -66,6 +96,10 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
   }
   const out = process.stdout;
   out.write(`shadownet: ${config.vnets.length} virtual network(s) from ${opts.config}\n${howToPeer(config)}\n`);
+  if (emulator)
+    out.write(
+      `  emulated network: ${config.vnets.reduce((n, v) => n + v.nodes.length, 0)} nodes, ${config.vnets.reduce((n, v) => n + v.applications.length, 0)} applications, ${config.substrate.hosts.length} substrate hosts, ${emulator.labels().length} scheduled attacks\n`,
+    );
   if (receiver) out.write(`  VXLAN mirror receiver: ${config.shadow.receiver!.address} UDP ${config.shadow.receiver!.port} (VNI → network: ${config.vnets.filter((v) => v.vni !== undefined).map((v) => `${v.vni}→${v.name}`).join(', ')})\n`);
   if (shadow) out.write(`  mirror sessions: ${config.shadow.sessions.map((x) => `${x.name} → ${x.target}`).join(', ') || 'none yet'}\n`);
   if (api) out.write(`  API: ${api.url}  (try: shadownet peers --api ${api.url}; shadownet routes --api ${api.url})\n`);
@@ -76,6 +110,7 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
     const copies = t ? t.sessions.reduce((n, x) => n + x.copied, 0) : 0;
     const line =
       `[${new Date(clock.now()).toISOString()}] peers up ${s.established}/${s.peers}, prefixes ${s.prefixes}, paths ${s.paths}, attribute sets ${s.attributeSets}, refused connections ${s.refused}` +
+      (emulator ? `; flows ${emulator.counters.flows}, dropped ${Object.values(emulator.counters.droppedFlows).reduce((a, b) => a + b, 0)}, attacks active ${emulator.labels().filter((l) => l.start <= clock.now() && clock.now() < l.end).length}` : '') +
       (t ? `; packets ${t.engine.packets}, copies ${copies}` : '');
     out.write((opts.json ? JSON.stringify({ time: clock.now(), ...s, ...(t ? { packets: t.engine.packets, copies } : {}) }) : line) + '\n');
   };
@@ -95,8 +130,12 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
   timer.cancel();
   out.write('stopping: closing BGP sessions (Cease, administrative shutdown)…\n');
   await api?.close();
+  stepTimer?.cancel();
+  await emulator?.stop();
   await receiver?.stop();
   await receiving;
+  await Promise.allSettled(emulatorSources.map((src) => src.stop()));
+  await Promise.allSettled(emulating);
   await shadow?.stop();
   await rii.stop();
   summary();
@@ -117,11 +156,11 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('demo')
-    .description('run the demo: the virtual routers of examples/demo.yaml with the API (the emulated network joins later)')
+    .description('run the demo: the emulated network of examples/demo.yaml in real time, with the virtual routers, traffic shadowing and the API')
     .option('-c, --config <file>', 'configuration file', join(EXAMPLES_DIR, 'demo.yaml'))
     .option('--api-listen <address:port>', 'where the API listens')
     .option('--summary-every <seconds>', 'print a summary line this often', '5')
     .action(async (o: { config: string; apiListen?: string; summaryEvery: string }) => {
-      await runInterceptor({ config: o.config, api: o.apiListen, summaryEvery: Number(o.summaryEvery) });
+      await runInterceptor({ config: o.config, api: o.apiListen, summaryEvery: Number(o.summaryEvery), emulate: true });
     });
 }

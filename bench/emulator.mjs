@@ -1,0 +1,163 @@
+// Emulator benchmark (issue targets in brackets):
+//  1. emulated packets per second per core into the TSE [≥ 500k]: the demo
+//     network's traffic at 50× its configured rates, every flow turned into
+//     bytes and run through the shadowing engine;
+//  2. memory for a network of 1,000 nodes and 50 applications [≤ 1 GB];
+//  3. wall time of an emulated week of the example network with sampled
+//     packet output [≤ 2 minutes].
+// Prints one JSON line.  npm run build && node --expose-gc bench/emulator.mjs [--skip-week]
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+
+const dist = new URL('../dist/', import.meta.url);
+const load = (p) => import(new URL(p, dist).href);
+const { SimulatedClock, PacketBatchBuilder } = await load('core/index.js');
+const { parseConfig } = await load('vnet/index.js');
+const { RoutingInterceptor } = await load('routing/index.js');
+const { ShadowEngine } = await load('shadow/index.js');
+const { Emulator } = await load('vnet/emulator/emulator.js');
+const { emulate } = await load('cli/commands/emulate.js');
+
+const { values: args } = parseArgs({ options: { 'skip-week': { type: 'boolean', default: false }, seconds: { type: 'string', default: '600' } } });
+const demoText = readFileSync(new URL('../examples/demo.yaml', import.meta.url), 'utf8');
+const out = { bench: 'emulator', node: process.version };
+
+function withPorts(doc, base) {
+  // Move the virtual routers to ports of their own so a running demo does not clash.
+  doc.vnets.forEach((v, i) => v.routers.forEach((r, j) => (r.listen.port = base + i * 10 + j)));
+  delete doc.shadow.receiver;
+  delete doc.api;
+  doc.log = { level: 'silent' };
+  return doc;
+}
+
+// ---- 1. packets per second into the TSE ----
+{
+  const doc = withPorts(YAML.parse(demoText), 29600);
+  for (const v of doc.vnets) for (const a of v.applications ?? []) a.requestsPerSecond *= 50;
+  doc.emulation.attacks = doc.emulation.attacks.filter((a) => a.kind !== 'exfiltration');
+  const config = parseConfig(YAML.stringify(doc), 'bench.yaml');
+  const clock = new SimulatedClock(Date.parse(config.emulation.start));
+  const rii = new RoutingInterceptor({ config, clock });
+  await rii.start();
+  const engine = new ShadowEngine({ config, bus: rii.bus, clock, routing: rii });
+  const batch = new PacketBatchBuilder('emulator', 1, 256, 256 * 1600, 'prod');
+  let emulatePhaseMs = 0;
+  const deliver = () => {
+    if (batch.count) engine.process(batch);
+    batch.reset();
+  };
+  const emulator = new Emulator({
+    config,
+    clock,
+    rii,
+    materialize: { mode: 'all' },
+    onFrame: (frame, t, flow) => {
+      if (flow.vnet !== 'prod') return;
+      if (!batch.push(frame, frame.length, Math.floor(t / 1000), Math.round((t % 1000) * 1e6))) {
+        deliver();
+        batch.push(frame, frame.length, Math.floor(t / 1000), Math.round((t % 1000) * 1e6));
+      }
+    },
+  });
+  await emulator.start({ waitEstablished: true });
+  for (let i = 0; i < 200 && rii.stats().prefixes < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  engine.start();
+  const seconds = Number(args.seconds);
+  const t0 = performance.now();
+  for (let s = 0; s < seconds; s++) {
+    clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    const e0 = performance.now();
+    emulator.step();
+    deliver();
+    emulatePhaseMs += performance.now() - e0;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const st = engine.stats();
+  out.tse = {
+    simulatedSeconds: seconds,
+    packets: st.engine.packets,
+    copies: st.sessions.reduce((n, s) => n + s.copied, 0),
+    packetsPerSecond: Math.round(st.engine.packets / (emulatePhaseMs / 1000)),
+    wallSeconds: +wall.toFixed(2),
+    flows: emulator.counters.flows,
+  };
+  await emulator.stop();
+  await engine.stop();
+  await rii.stop();
+}
+
+// ---- 2. memory for 1,000 nodes and 50 applications ----
+{
+  globalThis.gc?.();
+  const before = process.memoryUsage();
+  const doc = withPorts(YAML.parse(demoText), 29700);
+  const prod = doc.vnets[0];
+  prod.subnets = Array.from({ length: 16 }, (_, i) => ({ name: `s${i}`, cidr: `10.2.${i * 16}.0/20`.replace(/\.(\d+)\.0\/20$/, (m, x) => `.${x}.0/20`) }));
+  prod.subnets = Array.from({ length: 16 }, (_, i) => ({ name: `s${i}`, cidr: `10.${100 + i}.0.0/16` }));
+  const hosts = Array.from({ length: 40 }, (_, i) => ({ name: `h${i}` }));
+  doc.substrate.hosts.push(...hosts);
+  doc.substrate.links.push(...hosts.map((h) => ({ a: h.name, b: 'gw', capacity: '10Gbps' })));
+  const apps = Array.from({ length: 50 }, (_, i) => ({
+    name: `app${i}`,
+    kind: 'api',
+    protocol: ['http', 'tls', 'dns', 'bulk'][i % 4],
+    port: [80, 443, 53, 9000][i % 4],
+    hostname: `app${i}.example.com`,
+    clients: [`10.${100 + (i % 16)}.0.0/16`],
+    requestsPerSecond: 5,
+  }));
+  prod.applications.push(...apps);
+  for (let n = 0; n < 1000; n++) {
+    const s = n % 16;
+    prod.nodes.push({ name: `n${n}`, host: `h${n % 40}`, address: `10.${100 + s}.${Math.floor(n / 16) >> 0}.${10 + (n % 200)}`.replace(/\.(\d+)\.(\d+)$/, (m, a, b) => `.${a % 256}.${b}`), subnet: `s${s}`, apps: n < 50 ? [`app${n}`] : [] });
+  }
+  // Unique addresses: n-th node gets 10.(100+s).(n>>4).(10 + (n & 15))
+  prod.nodes.slice(-1000).forEach((node, n) => (node.address = `10.${100 + (n % 16)}.${n >> 4}.${10 + (n & 15)}`));
+  const config = parseConfig(YAML.stringify(doc), 'bench-1000.yaml');
+  const clock = new SimulatedClock(Date.parse(config.emulation.start));
+  const rii = new RoutingInterceptor({ config, clock });
+  await rii.start();
+  const emulator = new Emulator({ config, clock, rii, materialize: { mode: 'none' } });
+  await emulator.start({ waitEstablished: true });
+  for (let s = 0; s < 360; s++) {
+    clock.advance(10_000);
+    await new Promise((r) => setImmediate(r));
+    emulator.step();
+  }
+  globalThis.gc?.();
+  const after = process.memoryUsage();
+  out.scale = {
+    nodes: config.vnets[0].nodes.length,
+    applications: config.vnets[0].applications.length,
+    simulatedHours: 1,
+    flows: emulator.counters.flows,
+    heapMiB: +((after.heapUsed - before.heapUsed) / 1048576).toFixed(1),
+    rssMiB: +(after.rss / 1048576).toFixed(1),
+  };
+  await emulator.stop();
+  await rii.stop();
+}
+
+// ---- 3. an emulated week of the example network ----
+if (!args['skip-week']) {
+  const dir = mkdtempSync(join(tmpdir(), 'shadownet-bench-week-'));
+  const cfgPath = join(dir, 'demo.yaml');
+  const doc = withPorts(YAML.parse(demoText), 29800);
+  (await import('node:fs')).writeFileSync(cfgPath, YAML.stringify(doc));
+  const t0 = performance.now();
+  const summary = await emulate({ config: cfgPath, days: '7', out: dir, pcap: 'sample', sampleOneIn: '100' }, () => undefined);
+  out.week = {
+    wallSeconds: +((performance.now() - t0) / 1000).toFixed(1),
+    flows: summary.flows,
+    packets: summary.packets,
+    materializedPackets: summary.materializedPackets,
+    labels: summary.labels,
+  };
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(out));

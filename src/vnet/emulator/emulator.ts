@@ -1,0 +1,292 @@
+/**
+ * The virtual network emulator: it plays the cloud provider. Step by step of
+ * simulated (or real) time it generates the applications' traffic as flows
+ * with exact packet and byte counts, forwards each flow through the virtual
+ * network's routing table (the one the RII builds from the appliances' real
+ * BGP sessions) over the substrate, charges the links it crosses, runs the
+ * routing script and the attacks, and models each application's CPU and
+ * memory. Flows become real packet bytes only when they are exported or
+ * shadowed.
+ */
+import { parseAddress, parsePrefix, formatAddress, silentLogger, type Clock, type Logger } from '../../core/index.js';
+import type { RoutingInterceptor } from '../../routing/index.js';
+import type { ApplicationConfig, ShadownetConfig, VnetConfig } from '../config.js';
+import { ApplianceFleet } from './appliances.js';
+import { AttackPlan } from './attacks.js';
+import { OverlayForwarder } from './forwarding.js';
+import { ScriptRunner, parseOffset } from './script.js';
+import { Substrate } from './topology.js';
+import { appUsage } from './traffic/resources.js';
+import { createRng, generateAppFlows, type Rng } from './traffic/rhythm.js';
+import { materializeFlow } from './traffic/flows.js';
+import type { AppSample, AttackLabel, Flow } from './types.js';
+import type { MrtWriter } from '../../routing/mrt/index.js';
+
+/** Which flows are turned into packet bytes. */
+export type Materialize = { mode: 'all' } | { mode: 'none' } | { mode: 'sample'; oneIn: number };
+
+export interface EmulatorOptions {
+  config: ShadownetConfig;
+  clock: Clock;
+  /** The RII whose routing tables forward the traffic (its virtual routers must be running). */
+  rii: RoutingInterceptor;
+  logger?: Logger;
+  materialize?: Materialize;
+  /** Receives the frames of materialized flows, in time order within a step. */
+  onFrame?: (frame: Uint8Array, timeMs: number, flow: Flow, toServer: boolean) => void;
+  /** Receives each application's load and resource use per step. */
+  onSample?: (s: AppSample) => void;
+  /** Records the appliances' BGP UPDATEs. */
+  mrt?: MrtWriter;
+}
+
+export interface EmulatorCounters {
+  steps: number;
+  flows: number;
+  packets: number;
+  bytes: number;
+  /** Flows (and their packets) dropped, by reason: no-route, next-hop-unknown, capacity. */
+  readonly droppedFlows: Record<string, number>;
+  readonly droppedPackets: Record<string, number>;
+  materializedFlows: number;
+  materializedPackets: number;
+  /** Flows whose counts could not be realised as packets (a bug if ever non-zero). */
+  unmaterializable: number;
+  attackFlows: number;
+}
+
+interface AppState {
+  readonly vnet: VnetConfig;
+  readonly app: ApplicationConfig;
+  readonly service: string;
+  readonly clients: string[];
+  allocation: { cores: number; memoryMiB: number };
+}
+
+/** An address inside the application's service prefix (network + 10), or its first node's address. */
+function serviceAddress(vnet: VnetConfig, app: ApplicationConfig): string {
+  if (app.prefix) {
+    const p = parsePrefix(app.prefix);
+    const a = p.address.slice();
+    a[a.length - 1] |= p.length >= (a.length * 8) - 4 ? 1 : 10;
+    return formatAddress(a);
+  }
+  const node = vnet.nodes.find((n) => n.apps.includes(app.name));
+  return node ? formatAddress(parseAddress(node.address)) : formatAddress(parsePrefix(vnet.cidrs[0]).address);
+}
+
+export class Emulator {
+  readonly counters: EmulatorCounters = {
+    steps: 0,
+    flows: 0,
+    packets: 0,
+    bytes: 0,
+    droppedFlows: {},
+    droppedPackets: {},
+    materializedFlows: 0,
+    materializedPackets: 0,
+    unmaterializable: 0,
+    attackFlows: 0,
+  };
+  readonly substrate: Substrate;
+  readonly fleet: ApplianceFleet;
+  readonly attacks: AttackPlan;
+  readonly startMs: number;
+  readonly stepMs: number;
+  readonly #opts: EmulatorOptions;
+  readonly #log: Logger;
+  readonly #forwarder: OverlayForwarder;
+  readonly #apps: AppState[] = [];
+  readonly #rng: Rng;
+  readonly #script: ScriptRunner;
+  #cursor: number;
+  #flowIds = 0;
+  readonly #seed: number;
+  #timer: { cancel(): void } | null = null;
+  readonly #materialize: Materialize;
+
+  constructor(opts: EmulatorOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger ?? silentLogger();
+    const emu = opts.config.emulation ?? { seed: 1, start: '2026-01-05T00:00:00Z', step: 10, script: [], attacks: [], threatList: [] };
+    this.startMs = opts.clock.now();
+    this.stepMs = Math.max(1, Math.round(emu.step * 1000));
+    this.#cursor = this.startMs;
+    this.#rng = createRng(emu.seed);
+    this.#seed = emu.seed;
+    this.#materialize = opts.materialize ?? { mode: 'none' };
+    this.substrate = new Substrate(opts.config);
+    const rii = opts.rii;
+    this.#forwarder = new OverlayForwarder({
+      config: opts.config,
+      substrate: this.substrate,
+      lookup: (vnet: string, address: string) => {
+        const e = rii.rib(vnet).lookup(address);
+        if (!e) return null;
+        return { nextHops: e.ecmp.map((p) => p.attributes.nextHop).filter((h): h is string => h !== null), prefixLength: e.prefix.length };
+      },
+    });
+    for (const v of opts.config.vnets)
+      for (const app of v.applications)
+        this.#apps.push({
+          vnet: v,
+          app,
+          service: serviceAddress(v, app),
+          clients: app.clients,
+          allocation: { cores: app.resources.cores, memoryMiB: app.resources.memoryMiB },
+        });
+    this.fleet = new ApplianceFleet({ config: opts.config, clock: opts.clock, logger: this.#log.child({ component: 'appliances' }), mrt: opts.mrt });
+    // One flow-id sequence for applications and attacks: ids are unique within a run.
+    this.attacks = new AttackPlan({ config: opts.config, startMs: this.startMs, nextFlowId: () => ++this.#flowIds });
+    this.#script = new ScriptRunner({ config: opts.config, fleet: this.fleet, clock: opts.clock, startMs: this.startMs, attacks: this.attacks });
+  }
+
+  /** Ground truth of every attack of the run. */
+  labels(): readonly AttackLabel[] {
+    return this.attacks.labels;
+  }
+
+  /** Change an application's allocated capacity (the resource pool manager's lever). */
+  setAllocation(vnet: string, app: string, allocation: { cores?: number; memoryMiB?: number }): void {
+    const s = this.#apps.find((a) => a.vnet.name === vnet && a.app.name === app);
+    if (!s) throw new Error(`no application ${vnet}/${app}`);
+    s.allocation = { cores: allocation.cores ?? s.allocation.cores, memoryMiB: allocation.memoryMiB ?? s.allocation.memoryMiB };
+  }
+
+  /** Connect the appliances and schedule the routing script; `waitRoutes` waits for their sessions. */
+  async start(opts: { waitEstablished?: boolean } = {}): Promise<void> {
+    await this.fleet.start();
+    if (opts.waitEstablished ?? true) await this.fleet.waitEstablished();
+    this.#script.start();
+  }
+
+  /** Step every `stepMs` of the clock (real-time mode). */
+  runOnClock(): void {
+    this.#timer = this.#opts.clock.setRepeating(this.stepMs, () => {
+      try {
+        this.step();
+      } catch (err) {
+        this.#log.error({ err }, 'emulation step failed');
+      }
+    });
+  }
+
+  /** Generate, forward and deliver the traffic of the step ending now. */
+  step(): void {
+    const from = this.#cursor;
+    const to = this.#opts.clock.now();
+    if (to <= from) return;
+    this.#cursor = to;
+    const c = this.counters;
+    c.steps++;
+    const stepSeconds = (to - from) / 1000;
+    this.substrate.beginStep(stepSeconds);
+    const flows: Flow[] = [];
+    const perApp = new Map<AppState, Flow[]>();
+    for (const a of this.#apps) {
+      const f = generateAppFlows(a.app, a.vnet.name, a.clients, a.service, from, to, this.#rng, {
+        startMs: this.startMs,
+        seed: this.#seed,
+        nextId: () => ++this.#flowIds,
+      });
+      perApp.set(a, f);
+      for (const x of f) flows.push(x);
+    }
+    const attackFlows = this.attacks.attackFlows(from, to, this.#rng);
+    c.attackFlows += attackFlows.length;
+    for (const x of attackFlows) flows.push(x);
+
+    const delivered: Flow[] = [];
+    for (const f of flows) {
+      c.flows++;
+      const packets = f.packetsToServer + f.packetsToClient;
+      const bytes = f.bytesToServer + f.bytesToClient;
+      c.packets += packets;
+      c.bytes += bytes;
+      const r = this.#forwarder.forward(f);
+      if (!r.ok) {
+        c.droppedFlows[r.reason] = (c.droppedFlows[r.reason] ?? 0) + 1;
+        c.droppedPackets[r.reason] = (c.droppedPackets[r.reason] ?? 0) + packets;
+        continue;
+      }
+      delivered.push(f);
+    }
+    const linkResult = this.#forwarder.endStep();
+    const capacityDropped = new Set<number>(linkResult.droppedFlowIds);
+    const kept: Flow[] = [];
+    for (const f of delivered) {
+      if (capacityDropped.has(f.id)) {
+        c.droppedFlows.capacity = (c.droppedFlows.capacity ?? 0) + 1;
+        c.droppedPackets.capacity = (c.droppedPackets.capacity ?? 0) + f.packetsToServer + f.packetsToClient;
+      } else kept.push(f);
+    }
+    this.#deliver(kept);
+    this.#samples(perApp, capacityDropped, to, stepSeconds);
+  }
+
+  #deliver(flows: Flow[]): void {
+    const m = this.#materialize;
+    const onFrame = this.#opts.onFrame;
+    if (m.mode === 'none' || !onFrame) return;
+    const frames: { t: number; frame: Uint8Array; flow: Flow; toServer: boolean }[] = [];
+    for (const f of flows) {
+      if (m.mode === 'sample' && hashId(f.id) % m.oneIn !== 0) continue;
+      const before = frames.length;
+      try {
+        materializeFlow(f, (frame, t, toServer) => frames.push({ t, frame, flow: f, toServer }));
+        this.counters.materializedFlows++;
+      } catch (err) {
+        // A flow whose counts cannot be realised as packets: counted, never fatal.
+        frames.length = before;
+        this.counters.unmaterializable++;
+        this.#log.warn({ err, flow: f.id, kind: f.kind }, 'flow could not be turned into packets');
+      }
+    }
+    frames.sort((a, b) => a.t - b.t);
+    this.counters.materializedPackets += frames.length;
+    for (const x of frames) onFrame(x.frame, x.t, x.flow, x.toServer);
+  }
+
+  #samples(perApp: Map<AppState, Flow[]>, dropped: Set<number>, time: number, stepSeconds: number): void {
+    const onSample = this.#opts.onSample;
+    if (!onSample) return;
+    for (const [a, flows] of perApp) {
+      let served = 0;
+      let bytes = 0;
+      for (const f of flows) {
+        if (dropped.has(f.id)) continue;
+        served++;
+        bytes += f.bytesToServer + f.bytesToClient;
+      }
+      const rps = served / stepSeconds;
+      const u = appUsage(a.app, rps, a.allocation);
+      onSample({
+        time,
+        vnet: a.vnet.name,
+        app: a.app.name,
+        requestsPerSecond: rps,
+        bitsPerSecond: (bytes * 8) / stepSeconds,
+        cpuCores: u.cpuCores,
+        memoryMiB: u.memoryMiB,
+        allocatedCores: a.allocation.cores,
+        allocatedMemoryMiB: a.allocation.memoryMiB,
+        saturation: u.saturation,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#timer?.cancel();
+    this.#script.stop();
+    await this.fleet.stop();
+  }
+}
+
+function hashId(id: number): number {
+  let h = Math.imul(id ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export { parseOffset };

@@ -1,0 +1,292 @@
+/**
+ * Overlay forwarding as a provider's hosts do it. A flow's destination is
+ * looked up in its virtual network: an address owned by a node is a connected
+ * route (its subnet's CIDR, or the address alone for a node without a subnet);
+ * anything else goes by the routing table the RII builds (longest prefix,
+ * equal-cost next hops). The next hop is resolved to the node that owns it
+ * (its address or its appliance's BGP address), and so to a substrate host;
+ * the flow is encapsulated with the network's VNI from the source host (the
+ * client node's, or the host of the network's first router for clients that
+ * are not nodes) and charged to the links between the two hosts.
+ *
+ * Among equal-cost next hops a flow is pinned by rendezvous hashing of its
+ * five-tuple: each next hop gets a score from the tuple and its own address,
+ * the highest wins. Flows spread evenly, a flow keeps its next hop while that
+ * next hop stays, and when one next hop goes only the flows it carried move.
+ * Next hops owned by no node cannot be resolved and are left out of the
+ * choice, as a router leaves out routes whose next hop it cannot resolve
+ * (RFC 4271 §9.1.2).
+ */
+import {
+  formatAddress,
+  InvalidArgumentError,
+  parsePrefix,
+  prefixContains,
+  tryParseAddress,
+} from '../../core/index.js';
+import type { ShadownetConfig } from '../config.js';
+import type { Substrate, SubstrateLink, SubstrateStepReport } from './topology.js';
+import type { Flow } from './types.js';
+
+/** Why a flow was dropped. `capacity` is decided when the step ends (see {@link Substrate.endStep}). */
+export const DropReason = {
+  NO_ROUTE: 'no-route',
+  NEXT_HOP_UNKNOWN: 'next-hop-unknown',
+  CAPACITY: 'capacity',
+  HOST_UNREACHABLE: 'host-unreachable',
+} as const;
+export type DropReason = (typeof DropReason)[keyof typeof DropReason];
+
+/** What the routing table says for an address: the equal-cost next hops, and the matched prefix length when known. */
+export interface RouteLookupResult {
+  readonly nextHops: readonly string[];
+  /** Length of the matched prefix; when given, a table route longer than a connected subnet wins over it. */
+  readonly prefixLength?: number;
+}
+
+/** The virtual network's routing table (the RII's VnetRib): null when no route covers the address. */
+export type RouteLookup = (vnet: string, address: string) => RouteLookupResult | null;
+
+export interface OverlayForwarderOptions {
+  readonly config: ShadownetConfig;
+  readonly substrate: Substrate;
+  readonly lookup: RouteLookup;
+  /** Seeds the ECMP hash (a router's hash seed); 0 by default. */
+  readonly hashSeed?: number;
+}
+
+export type ForwardResult =
+  | {
+      readonly ok: true;
+      readonly srcHost: string;
+      readonly dstHost: string;
+      /** The substrate links crossed, from srcHost to dstHost ([] on one host). */
+      readonly links: readonly SubstrateLink[];
+      readonly vni: number;
+      /** The next hop used: the table's, or the destination itself on a connected route. */
+      readonly nextHop: string;
+      /** The node that receives the flow. */
+      readonly node: string;
+      readonly route: 'connected' | 'table';
+    }
+  | { readonly ok: false; readonly reason: DropReason };
+
+export interface TrafficCount {
+  flows: number;
+  packets: number;
+  bytes: number;
+}
+
+export interface ForwarderStats {
+  readonly forwarded: TrafficCount;
+  readonly dropped: Readonly<Record<DropReason, TrafficCount>>;
+}
+
+interface NodeInfo {
+  readonly name: string;
+  readonly host: string;
+  /** Length of the connected route that reaches it. */
+  readonly connectedLength: number;
+}
+
+interface VnetState {
+  readonly name: string;
+  readonly vni: number;
+  /** Canonical address → node, by the node's own address. */
+  readonly byAddress: Map<string, NodeInfo>;
+  /** Canonical address → node, by node address or appliance BGP address (next-hop resolution). */
+  readonly byNextHop: Map<string, NodeInfo>;
+  /** Where traffic from clients that are not nodes enters. */
+  readonly gatewayHost: string | null;
+}
+
+/** IPv4 text that parses is already canonical; IPv6 text may not be. */
+function canonical(address: string): string | null {
+  if (!address.includes(':')) return address;
+  const b = tryParseAddress(address);
+  return b ? formatAddress(b) : null;
+}
+
+function fnv1a(s: string, h = 0x811c9dc5): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function mix32(x: number): number {
+  let h = x | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const emptyCount = (): TrafficCount => ({ flows: 0, packets: 0, bytes: 0 });
+
+/** Forwards flows across the virtual networks of a config, over its substrate. */
+export class OverlayForwarder {
+  readonly #substrate: Substrate;
+  readonly #lookup: RouteLookup;
+  readonly #seed: number;
+  readonly #vnets = new Map<string, VnetState>();
+  readonly #nextHopHash = new Map<string, number>();
+  readonly #forwarded = emptyCount();
+  readonly #dropped: Record<DropReason, TrafficCount> = {
+    'no-route': emptyCount(),
+    'next-hop-unknown': emptyCount(),
+    capacity: emptyCount(),
+    'host-unreachable': emptyCount(),
+  };
+
+  constructor(options: OverlayForwarderOptions) {
+    this.#substrate = options.substrate;
+    this.#lookup = options.lookup;
+    this.#seed = options.hashSeed ?? 0;
+    for (const v of options.config.vnets) {
+      if (this.#vnets.has(v.name)) continue;
+      if (v.vni === undefined && v.nodes.length > 0)
+        throw new InvalidArgumentError(`virtual network "${v.name}" has nodes but no vni`);
+      const subnets = v.subnets.map((s) => parsePrefix(s.cidr));
+      const byAddress = new Map<string, NodeInfo>();
+      const byNextHop = new Map<string, NodeInfo>();
+      for (const n of v.nodes) {
+        const bytes = tryParseAddress(n.address);
+        if (!bytes) throw new InvalidArgumentError(`node "${n.name}" of "${v.name}" has no valid address`);
+        const host = parsePrefix(n.address);
+        let connectedLength = host.length;
+        for (const s of subnets)
+          if (prefixContains(s, host) && s.length < connectedLength) connectedLength = s.length;
+        const info: NodeInfo = { name: n.name, host: n.host, connectedLength };
+        const key = formatAddress(bytes);
+        if (!byAddress.has(key)) byAddress.set(key, info);
+        if (!byNextHop.has(key)) byNextHop.set(key, info);
+        if (n.appliance) {
+          const bgp = canonical(n.appliance.bgpAddress);
+          if (bgp !== null && !byNextHop.has(bgp)) byNextHop.set(bgp, info);
+        }
+      }
+      const gateway = v.routers.find((r) => r.host !== undefined && this.#substrate.hasHost(r.host));
+      this.#vnets.set(v.name, {
+        name: v.name,
+        vni: v.vni ?? 0,
+        byAddress,
+        byNextHop,
+        gatewayHost: gateway?.host ?? null,
+      });
+    }
+  }
+
+  /** Route a flow, charge it to the substrate's current step (see {@link Substrate.beginStep}), and count it. */
+  forward(flow: Flow): ForwardResult {
+    const r = this.route(flow);
+    const packets = flow.packetsToServer + flow.packetsToClient;
+    const bytes = flow.bytesToServer + flow.bytesToClient;
+    const count = r.ok ? this.#forwarded : this.#dropped[r.reason];
+    count.flows++;
+    count.packets += packets;
+    count.bytes += bytes;
+    if (r.ok) this.#substrate.charge(r.links, bytes * 8, packets, flow.id);
+    return r;
+  }
+
+  /**
+   * End the substrate's step and count the flows it dropped for capacity
+   * (`packets` and `bytes` of those flows come from the step's report).
+   */
+  endStep(): SubstrateStepReport {
+    const report = this.#substrate.endStep();
+    const c = this.#dropped.capacity;
+    c.flows += report.droppedFlowIds.length;
+    c.packets += report.droppedPackets;
+    c.bytes += report.droppedBits / 8;
+    // Capacity drops were first counted as forwarded.
+    this.#forwarded.flows -= report.droppedFlowIds.length;
+    this.#forwarded.packets -= report.droppedPackets;
+    this.#forwarded.bytes -= report.droppedBits / 8;
+    return report;
+  }
+
+  /** Flows, packets and bytes forwarded, and dropped by reason, since the forwarder was built. */
+  stats(): ForwarderStats {
+    const copy = (c: TrafficCount): TrafficCount => ({ ...c });
+    return {
+      forwarded: copy(this.#forwarded),
+      dropped: {
+        'no-route': copy(this.#dropped['no-route']),
+        'next-hop-unknown': copy(this.#dropped['next-hop-unknown']),
+        capacity: copy(this.#dropped.capacity),
+        'host-unreachable': copy(this.#dropped['host-unreachable']),
+      },
+    };
+  }
+
+  /** The five-tuple hash a flow is pinned to its next hop with. */
+  flowHash(flow: Pick<Flow, 'client' | 'server' | 'clientPort' | 'serverPort' | 'protocol'>): number {
+    let h = fnv1a(flow.client, mix32(this.#seed) ^ 0x811c9dc5);
+    h = fnv1a('>', h);
+    h = fnv1a(flow.server, h);
+    h = mix32(h ^ Math.imul(flow.protocol + 1, 0x9e3779b1));
+    return mix32(h ^ ((flow.clientPort << 16) | flow.serverPort));
+  }
+
+  /** Where a flow would go now, without charging or counting it. */
+  route(flow: Flow): ForwardResult {
+    const v = this.#vnets.get(flow.vnet);
+    if (!v) return { ok: false, reason: 'no-route' };
+    const serverKey = canonical(flow.server);
+    if (serverKey === null) return { ok: false, reason: 'no-route' };
+    const owner = v.byAddress.get(serverKey);
+    const table = this.#lookup(v.name, flow.server);
+    const tableWins =
+      table !== null &&
+      table.nextHops.length > 0 &&
+      (!owner || (table.prefixLength !== undefined && table.prefixLength > owner.connectedLength));
+
+    let node: NodeInfo;
+    let nextHop: string;
+    let route: 'connected' | 'table';
+    if (tableWins) {
+      const chosen = this.#chooseNextHop(v, table.nextHops, flow);
+      if (!chosen) return { ok: false, reason: 'next-hop-unknown' };
+      [nextHop, node] = chosen;
+      route = 'table';
+    } else if (owner) {
+      node = owner;
+      nextHop = flow.server;
+      route = 'connected';
+    } else return { ok: false, reason: 'no-route' };
+
+    const clientKey = canonical(flow.client);
+    const srcHost = (clientKey !== null ? v.byAddress.get(clientKey)?.host : undefined) ?? v.gatewayHost;
+    if (srcHost === null) return { ok: false, reason: 'no-route' };
+    if (!this.#substrate.hasHost(srcHost) || !this.#substrate.hasHost(node.host))
+      return { ok: false, reason: 'host-unreachable' };
+    const links = this.#substrate.path(srcHost, node.host);
+    if (links === null) return { ok: false, reason: 'host-unreachable' };
+    return { ok: true, srcHost, dstHost: node.host, links, vni: v.vni, nextHop, node: node.name, route };
+  }
+
+  /** Rendezvous (highest-score) choice among the resolvable next hops. */
+  #chooseNextHop(v: VnetState, nextHops: readonly string[], flow: Flow): [string, NodeInfo] | null {
+    const tuple = nextHops.length > 1 ? this.flowHash(flow) : 0;
+    let best: [string, NodeInfo] | null = null;
+    let bestScore = -1;
+    for (const nh of nextHops) {
+      const key = canonical(nh);
+      const node = key === null ? undefined : v.byNextHop.get(key);
+      if (!node) continue;
+      let nhHash = this.#nextHopHash.get(key!);
+      if (nhHash === undefined) {
+        nhHash = fnv1a(key!);
+        this.#nextHopHash.set(key!, nhHash);
+      }
+      const score = mix32(tuple ^ Math.imul(nhHash, 0x85ebca6b));
+      if (score > bestScore || (score === bestScore && best !== null && key! < canonical(best[0])!)) {
+        best = [nh, node];
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}

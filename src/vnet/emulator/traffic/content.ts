@@ -1,0 +1,451 @@
+/**
+ * Application payloads of exact sizes: HTTP/1.1 messages, TLS 1.3 flights,
+ * SSH transport packets and DNS messages whose byte length is chosen by the
+ * caller, so a flow's packet and byte counts can be honoured exactly. Each
+ * builder has a minimum size; anything above it is absorbed in a way the
+ * protocol allows (a request body or cookie, a Content-Length body, more
+ * encrypted records, EDNS(0) padding, longer tunnelled labels).
+ */
+import * as dns from '../../../wire/dns.js';
+import * as tls from '../../../wire/tls.js';
+import { createRng, mixSeed, type Rng } from './rng.js';
+
+const enc = new TextEncoder();
+const ascii = (s: string): Uint8Array => enc.encode(s);
+
+/** Choices that fix the sizes of a flow's fixed messages, drawn from its seed (same seed, same shape). */
+export interface FlowShape {
+  readonly path: string;
+  readonly userAgent: string;
+  readonly server: string;
+  readonly sshClient: string;
+  readonly sshServer: string;
+  /** Bytes of the TLS server's first encrypted flight (certificate and friends). */
+  readonly tlsServerFlight: number;
+}
+
+const PATHS = ['/', '/index.html', '/api/v1/items', '/api/v1/orders?page=2', '/static/app.js', '/healthz', '/v2/catalog/search?q=shoes', '/login'];
+const AGENTS = ['curl/8.5.0', 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0', 'python-requests/2.31.0', 'Go-http-client/1.1', 'okhttp/4.12.0'];
+const SERVERS = ['nginx/1.24.0', 'Apache/2.4.58', 'envoy', 'gunicorn'];
+const SSH_CLIENTS = ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13', 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', 'SSH-2.0-PuTTY_Release_0.80', 'SSH-2.0-paramiko_3.4.0'];
+const SSH_SERVERS = ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13', 'SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10', 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'];
+
+export function flowShape(seed: number): FlowShape {
+  const r = createRng(mixSeed(seed, 'shape'));
+  return {
+    path: r.pick(PATHS),
+    userAgent: r.pick(AGENTS),
+    server: r.pick(SERVERS),
+    sshClient: r.pick(SSH_CLIENTS),
+    sshServer: r.pick(SSH_SERVERS),
+    tlsServerFlight: 1800 + r.int(2600),
+  };
+}
+
+function digits(n: number): number {
+  return String(n).length;
+}
+
+/**
+ * A header block ending in `Content-Length: N` plus an N-byte body, `size`
+ * bytes in all. Content-Length's own digits change the header's size, so a
+ * size that falls between two digit counts takes one byte of optional
+ * whitespace before the value (RFC 9110 §5.6.3: OWS).
+ */
+function withBody(head: string, size: number, body: (n: number) => Uint8Array): Uint8Array | undefined {
+  for (const ows of ['', ' ']) {
+    const base = ascii(head).length + 'Content-Length: '.length + ows.length + 4;
+    for (let d = 1; d <= 10; d++) {
+      const n = size - base - d;
+      if (n >= 0 && digits(n) === d) {
+        const text = `${head}Content-Length: ${ows}${n}\r\n\r\n`;
+        const out = new Uint8Array(size);
+        out.set(ascii(text));
+        out.set(body(n), text.length);
+        return out;
+      }
+    }
+  }
+  return undefined;
+}
+
+const LOREM = ascii('<p>shadownet emulated content: the quick brown fox jumps over the lazy dog.</p>\n');
+
+function textBody(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += LOREM.length) out.set(LOREM.subarray(0, Math.min(LOREM.length, n - i)), i);
+  return out;
+}
+
+function requestHead(shape: FlowShape, host: string, ua: string, method = 'GET'): string {
+  return `${method} ${shape.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${ua}\r\nAccept: */*\r\n`;
+}
+
+export function httpRequestMin(shape: FlowShape, host: string): number {
+  return requestHead(shape, host, shape.userAgent).length + 2;
+}
+
+/**
+ * An HTTP/1.1 request of exactly `size` bytes (≥ {@link httpRequestMin}): a
+ * GET whose User-Agent or Cookie grows with small slack, a POST with a body
+ * beyond that.
+ */
+export function httpRequest(shape: FlowShape, host: string, size: number, rng: Rng): Uint8Array {
+  const min = httpRequestMin(shape, host);
+  const slack = size - min;
+  if (slack < 0) throw new RangeError(`HTTP request of ${size} bytes is below the minimum ${min}`);
+  if (slack === 0) return ascii(requestHead(shape, host, shape.userAgent) + '\r\n');
+  if (slack < 15) return ascii(requestHead(shape, host, `${shape.userAgent}+${token(rng, slack - 1)}`) + '\r\n');
+  if (slack <= 4000) return ascii(requestHead(shape, host, shape.userAgent) + `Cookie: sid=${token(rng, slack - 14)}\r\n\r\n`);
+  const head = requestHead(shape, host, shape.userAgent, 'POST') + 'Content-Type: application/octet-stream\r\n';
+  // One spare character in the User-Agent covers the sizes no Content-Length reaches.
+  return (
+    withBody(head, size, (n) => rng.bytes(new Uint8Array(n))) ??
+    withBody(requestHead(shape, host, shape.userAgent + '1', 'POST') + 'Content-Type: application/octet-stream\r\n', size, (n) => rng.bytes(new Uint8Array(n)))!
+  );
+}
+
+function responseHead(shape: FlowShape): string {
+  return `HTTP/1.1 200 OK\r\nServer: ${shape.server}\r\nContent-Type: text/html; charset=utf-8\r\n`;
+}
+
+export function httpResponseMin(shape: FlowShape): number {
+  return responseHead(shape).length + 'Content-Length: 0\r\n\r\n'.length;
+}
+
+/** An HTTP/1.1 200 response of exactly `size` bytes (≥ {@link httpResponseMin}). */
+export function httpResponse(shape: FlowShape, size: number): Uint8Array {
+  const min = httpResponseMin(shape);
+  if (size < min) throw new RangeError(`HTTP response of ${size} bytes is below the minimum ${min}`);
+  return withBody(responseHead(shape), size, textBody)!;
+}
+
+const TOKEN = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+function token(rng: Rng, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += TOKEN[rng.int(TOKEN.length)];
+  return s;
+}
+
+// ---- TLS ----
+
+/** Bytes of one encrypted TLS 1.3 record at least (type byte and a 16-byte AEAD tag). */
+export const TLS_MIN_RECORD = 5 + 17;
+const TLS_MAX_RECORD = 5 + 16384 + 256;
+const CCS = 6;
+
+function raw(code: number, bytes: number[] | Uint8Array): tls.TlsExtension {
+  return { type: 'unknown', code, data: Uint8Array.from(bytes) };
+}
+
+function clientHello(host: string, rng: Rng): Uint8Array {
+  const key = rng.bytes(new Uint8Array(32));
+  const keyShare = new Uint8Array(2 + 4 + 32);
+  keyShare.set([0, 36, 0x00, 0x1d, 0, 32]);
+  keyShare.set(key, 6);
+  return tls.handshakeRecord(
+    {
+      type: 'client_hello',
+      hello: {
+        version: tls.TlsVersion.TLS1_2,
+        random: rng.bytes(new Uint8Array(32)),
+        sessionId: rng.bytes(new Uint8Array(32)),
+        cipherSuites: [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8],
+        compressionMethods: [0],
+        extensions: [
+          { type: 'server_name', hostName: host },
+          raw(tls.TlsExtensionType.SUPPORTED_GROUPS, [0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18]),
+          raw(tls.TlsExtensionType.SIGNATURE_ALGORITHMS, [0, 8, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x08, 0x07]),
+          { type: 'alpn', protocols: ['h2', 'http/1.1'] },
+          { type: 'supported_versions', versions: [tls.TlsVersion.TLS1_3, tls.TlsVersion.TLS1_2] },
+          raw(tls.TlsExtensionType.KEY_SHARE, keyShare),
+        ],
+      },
+    },
+    tls.TlsVersion.TLS1_0,
+  );
+}
+
+function serverHello(rng: Rng): Uint8Array {
+  const keyShare = new Uint8Array(4 + 32);
+  keyShare.set([0x00, 0x1d, 0, 32]);
+  rng.bytes(keyShare.subarray(4));
+  return tls.handshakeRecord({
+    type: 'server_hello',
+    hello: {
+      version: tls.TlsVersion.TLS1_2,
+      random: rng.bytes(new Uint8Array(32)),
+      sessionId: rng.bytes(new Uint8Array(32)),
+      cipherSuite: 0x1301,
+      compressionMethod: 0,
+      extensions: [
+        { type: 'supported_versions', versions: [tls.TlsVersion.TLS1_3] },
+        raw(tls.TlsExtensionType.KEY_SHARE, keyShare),
+      ],
+    },
+  });
+}
+
+const CLIENT_HELLO_SIZE = (host: string) => clientHello(host, createRng(0)).length;
+const SERVER_HELLO_SIZE = serverHello(createRng(0)).length;
+
+/** Encrypted application-data records filling exactly `size` bytes (0, or ≥ {@link TLS_MIN_RECORD}). */
+export function tlsRecords(size: number, rng: Rng): Uint8Array {
+  if (size === 0) return new Uint8Array(0);
+  if (size < TLS_MIN_RECORD) throw new RangeError(`${size} bytes cannot hold an encrypted TLS record`);
+  const n = Math.ceil(size / TLS_MAX_RECORD);
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    const len = Math.floor(size / n) + (i < size % n ? 1 : 0);
+    tls.encodeRecord({ contentType: tls.TlsContentType.APPLICATION_DATA, version: tls.TlsVersion.TLS1_2, fragment: rng.bytes(new Uint8Array(len - 5)) }, out, o);
+    o += len;
+  }
+  return out;
+}
+
+function ccs(): Uint8Array {
+  return tls.encodeRecord({ contentType: tls.TlsContentType.CHANGE_CIPHER_SPEC, version: tls.TlsVersion.TLS1_2, fragment: Uint8Array.of(1) });
+}
+
+/** A stretch of one direction's byte stream, sent as one burst. */
+export interface Turn {
+  readonly toServer: boolean;
+  readonly size: number;
+  /** Build the bytes (only when materializing). */
+  readonly bytes: () => Uint8Array;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The byte-stream layouts a TCP flow can carry. */
+export type StreamLayout = 'http' | 'tls' | 'ssh' | 'raw';
+
+export function streamMinimum(layout: StreamLayout, shape: FlowShape, host: string): { client: number; server: number } {
+  switch (layout) {
+    case 'http':
+      return { client: httpRequestMin(shape, host), server: httpResponseMin(shape) };
+    case 'tls':
+      return { client: CLIENT_HELLO_SIZE(host) + CCS + TLS_MIN_RECORD, server: SERVER_HELLO_SIZE + CCS + TLS_MIN_RECORD };
+    case 'ssh':
+      return sshMinimum(shape);
+    case 'raw':
+      return { client: 0, server: 0 };
+  }
+}
+
+/**
+ * The turns of a TCP conversation carrying `client` and `server` payload
+ * bytes. Sizes depend only on the layout, the shape and the two totals, so
+ * the flow's builder and its materializer agree on them.
+ */
+export function streamTurns(layout: StreamLayout, shape: FlowShape, host: string, client: number, server: number, seed: number): Turn[] {
+  const rng = () => createRng(mixSeed(seed, 'content', layout));
+  const turns: Turn[] = [];
+  const add = (toServer: boolean, size: number, bytes: () => Uint8Array) => {
+    if (size > 0) turns.push({ toServer, size, bytes });
+  };
+  switch (layout) {
+    case 'http':
+      add(true, client, () => httpRequest(shape, host, client, rng()));
+      add(false, server, () => httpResponse(shape, server));
+      break;
+    case 'raw':
+      add(true, client, () => createRng(mixSeed(seed, 'raw-c')).bytes(new Uint8Array(client)));
+      add(false, server, () => createRng(mixSeed(seed, 'raw-s')).bytes(new Uint8Array(server)));
+      break;
+    case 'tls': {
+      // RFC 8446 §2: ClientHello; ServerHello and the encrypted server flight; client Finished and data; server data.
+      const ch = CLIENT_HELLO_SIZE(host);
+      const restS = server - SERVER_HELLO_SIZE - CCS;
+      const flight = restS - shape.tlsServerFlight >= TLS_MIN_RECORD ? shape.tlsServerFlight : restS;
+      add(true, ch, () => clientHello(host, createRng(mixSeed(seed, 'ch'))));
+      add(false, SERVER_HELLO_SIZE + CCS + flight, () => concat([serverHello(createRng(mixSeed(seed, 'sh'))), ccs(), tlsRecords(flight, createRng(mixSeed(seed, 'sf')))]));
+      add(true, client - ch, () => concat([ccs(), tlsRecords(client - ch - CCS, createRng(mixSeed(seed, 'cd')))]));
+      add(false, restS - flight, () => tlsRecords(restS - flight, createRng(mixSeed(seed, 'sd'))));
+      break;
+    }
+    case 'ssh':
+      sshTurns(shape, client, server, seed, add);
+      break;
+  }
+  return turns;
+}
+
+// ---- SSH (RFC 4253) ----
+
+function sshString(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + b.length);
+  new DataView(out.buffer).setUint32(0, b.length);
+  out.set(b, 4);
+  return out;
+}
+
+/** RFC 4253 §6: packet_length, padding_length, payload, ≥4 bytes of padding, to a multiple of 8 (no MAC before NEWKEYS). */
+function sshPacket(payload: Uint8Array, rng: Rng): Uint8Array {
+  let pad = 8 - ((5 + payload.length) % 8);
+  if (pad < 4) pad += 8;
+  const out = new Uint8Array(5 + payload.length + pad);
+  new DataView(out.buffer).setUint32(0, 1 + payload.length + pad);
+  out[4] = pad;
+  out.set(payload, 5);
+  rng.bytes(out.subarray(5 + payload.length));
+  return out;
+}
+
+function kexInit(rng: Rng): Uint8Array {
+  const lists = [
+    'curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ext-info-c',
+    'ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256',
+    'chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com',
+    'chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com',
+    'umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com',
+    'umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com',
+    'none,zlib@openssh.com',
+    'none,zlib@openssh.com',
+    '',
+    '',
+  ];
+  return concat([Uint8Array.of(20), rng.bytes(new Uint8Array(16)), ...lists.map((l) => sshString(ascii(l))), new Uint8Array(5)]);
+}
+
+function ecdhReply(rng: Rng): Uint8Array {
+  const alg = ascii('ssh-ed25519');
+  const hostKey = sshString(concat([sshString(alg), sshString(rng.bytes(new Uint8Array(32)))]));
+  const sig = sshString(concat([sshString(alg), sshString(rng.bytes(new Uint8Array(64)))]));
+  return concat([Uint8Array.of(31), hostKey, sshString(rng.bytes(new Uint8Array(32))), sig]);
+}
+
+function sshFixed(shape: FlowShape, seed: number) {
+  const r = createRng(mixSeed(seed, 'ssh'));
+  return {
+    identC: ascii(shape.sshClient + '\r\n'),
+    identS: ascii(shape.sshServer + '\r\n'),
+    kexC: sshPacket(kexInit(r), r),
+    kexS: sshPacket(kexInit(r), r),
+    initC: sshPacket(concat([Uint8Array.of(30), sshString(r.bytes(new Uint8Array(32)))]), r),
+    replyS: concat([sshPacket(ecdhReply(r), r), sshPacket(Uint8Array.of(21), r)]),
+    newKeysC: sshPacket(Uint8Array.of(21), r),
+  };
+}
+
+const SSH_SIZES = (() => {
+  const f = sshFixed(flowShape(0), 0);
+  return { kex: f.kexC.length, init: f.initC.length, reply: f.replyS.length, newKeys: f.newKeysC.length };
+})();
+
+function sshMinimum(shape: FlowShape): { client: number; server: number } {
+  return {
+    client: shape.sshClient.length + 2 + SSH_SIZES.kex + SSH_SIZES.init + SSH_SIZES.newKeys,
+    server: shape.sshServer.length + 2 + SSH_SIZES.kex + SSH_SIZES.reply,
+  };
+}
+
+function sshTurns(shape: FlowShape, client: number, server: number, seed: number, add: (toServer: boolean, size: number, bytes: () => Uint8Array) => void): void {
+  const min = sshMinimum(shape);
+  const ec = client - min.client;
+  const es = server - min.server;
+  // After NEWKEYS everything is encrypted (RFC 4253 §7.3): interactive rounds of opaque bytes.
+  const rounds = Math.max(1, Math.min(64, Math.floor(ec / 48), Math.floor(es / 48)));
+  const part = (total: number, i: number) => Math.floor(total / rounds) + (i < total % rounds ? 1 : 0);
+  let f: ReturnType<typeof sshFixed> | undefined;
+  const fixed = () => (f ??= sshFixed(shape, seed));
+  const enc = createRng(mixSeed(seed, 'ssh-enc'));
+  add(true, shape.sshClient.length + 2, () => fixed().identC);
+  add(false, shape.sshServer.length + 2, () => fixed().identS);
+  add(true, SSH_SIZES.kex, () => fixed().kexC);
+  add(false, SSH_SIZES.kex, () => fixed().kexS);
+  add(true, SSH_SIZES.init, () => fixed().initC);
+  add(false, SSH_SIZES.reply, () => fixed().replyS);
+  for (let i = 0; i < rounds; i++) {
+    const c = part(ec, i);
+    const s = part(es, i);
+    if (i === 0) add(true, SSH_SIZES.newKeys + c, () => concat([fixed().newKeysC, enc.bytes(new Uint8Array(c))]));
+    else add(true, c, () => enc.bytes(new Uint8Array(c)));
+    add(false, s, () => enc.bytes(new Uint8Array(s)));
+  }
+}
+
+// ---- DNS ----
+
+/** Bytes of a query for `name` with EDNS(0) padding of `padding` bytes. */
+export function dnsQuerySize(name: string, padding = 0): number {
+  return 12 + dns.nameEncodingLength(name) + 4 + 11 + 4 + padding;
+}
+
+export function dnsQuery(id: number, name: string, type: number, size: number): Uint8Array {
+  const pad = size - dnsQuerySize(name);
+  if (pad < 0) throw new RangeError(`DNS query of ${size} bytes is below the minimum ${dnsQuerySize(name)}`);
+  return dns.encode({
+    id,
+    flags: dns.QUERY_FLAGS,
+    questions: [{ name, type, class: dns.DnsClass.IN }],
+    answers: [],
+    authorities: [],
+    additionals: [dns.optRecord(1232, pad)],
+  });
+}
+
+/** Bytes of an answer for `name` carrying one record whose rdata is `rdata` bytes, with `padding`. */
+export function dnsAnswerSize(name: string, rdata: number, padding = 0): number {
+  const n = dns.nameEncodingLength(name);
+  return 12 + n + 4 + n + 10 + rdata + 11 + 4 + padding;
+}
+
+export function dnsAnswer(id: number, name: string, type: number, data: dns.DnsRecordData, size: number): Uint8Array {
+  const m: dns.DnsMessage = {
+    id,
+    flags: dns.RESPONSE_FLAGS,
+    questions: [{ name, type, class: dns.DnsClass.IN }],
+    answers: [{ name, class: dns.DnsClass.IN, ttl: 300, data }],
+    authorities: [],
+    additionals: [dns.optRecord(1232, 0)],
+  };
+  const pad = size - dns.encodingLength(m);
+  if (pad < 0) throw new RangeError(`DNS answer of ${size} bytes is below its minimum`);
+  return dns.encode({ ...m, additionals: [dns.optRecord(1232, pad)] });
+}
+
+/** TXT rdata of exactly `size` bytes (≥ 1): 255-byte strings and a remainder. */
+export function txtStrings(size: number, rng: Rng): Uint8Array[] {
+  const strings: Uint8Array[] = [];
+  let left = size;
+  while (left > 256) {
+    strings.push(base64ish(rng, 255));
+    left -= 256;
+  }
+  strings.push(base64ish(rng, left - 1));
+  return strings;
+}
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+function base64ish(rng: Rng, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = B64.charCodeAt(rng.int(64));
+  return out;
+}
+
+/**
+ * Data labels of exactly `wire` bytes on the wire (≥ 2; length bytes
+ * included): as many full 63-character labels as fit, then the rest.
+ */
+export function tunnelLabels(wire: number, rng: Rng): string {
+  const sizes: number[] = [];
+  let left = wire;
+  while (left > 0) {
+    // A lone length byte would be the root: leave at least two bytes for the last label.
+    const take = left >= 64 ? (left - 64 === 1 ? 63 : 64) : left;
+    sizes.push(take - 1);
+    left -= take;
+  }
+  return sizes.map((n) => Array.from({ length: n }, () => B32[rng.int(32)]).join('')).join('.');
+}

@@ -1,0 +1,693 @@
+/**
+ * Flows into packets. {@link flowFor} builds a {@link Flow} of a kind with
+ * packet and byte counts the kind can realise; {@link materializeFlow} turns
+ * a flow into real Ethernet/IPv4 or IPv6 frames, in time order over
+ * [start, start + duration], whose number and summed length per direction
+ * equal the flow's counts exactly.
+ *
+ * Layouts (L = 14 + 20, or 14 + 40 over IPv6):
+ * - TCP kinds (http, tls, ssh, bulk, c2-beacon, exfiltration): client SYN (L+24,
+ *   with an MSS option), handshake ACK, FIN and last ACK (L+20 each); server
+ *   SYN-ACK (L+24) and FIN (L+20); every other packet is a data segment or a
+ *   pure ACK (L+20+payload). The payload bytes per direction are therefore
+ *   `bytes − control − (packets − control count) × (L+20)`.
+ * - dns: query i asks A (even i) or AAAA (odd i) for the hostname; answer i
+ *   answers query min(i, queries−1); EDNS(0) padding takes the bytes above
+ *   each packet's minimum, spread evenly.
+ * - dns-tunnel: queries for base32 labels under the hostname (the domain),
+ *   TXT answers; longer labels and TXT data, then padding, take extra bytes.
+ * - port-scan: probes (SYN with MSS, L+24) to successive ports starting at the
+ *   server port; replies answer the first probes: `(bytesToClient −
+ *   replies×(L+20)) / 4` SYN-ACKs (open ports) then RST-ACKs.
+ * - syn-flood: SYNs without options (L+20) from random spoofed sources; the
+ *   server's SYN-ACKs (L+24) answer the first ones.
+ */
+import { ShadownetError } from '../../../core/errors.js';
+import { formatAddress, numberToIpv4, parseAddress } from '../../../core/prefix.js';
+import { transportChecksum, writeChecksum } from '../../../wire/checksum.js';
+import * as dnsWire from '../../../wire/dns.js';
+import * as ethernet from '../../../wire/ethernet.js';
+import * as ipv4 from '../../../wire/ipv4.js';
+import * as ipv6 from '../../../wire/ipv6.js';
+import { TcpFlag, encode as encodeTcp } from '../../../wire/tcp.js';
+import { encode as encodeUdp } from '../../../wire/udp.js';
+import type { Flow, FlowKind, FrameSink } from '../types.js';
+import {
+  dnsAnswer,
+  dnsAnswerSize,
+  dnsQuery,
+  dnsQuerySize,
+  flowShape,
+  streamMinimum,
+  streamTurns,
+  tunnelLabels,
+  txtStrings,
+  type StreamLayout,
+  type Turn,
+} from './content.js';
+import { createRng, mixSeed, type Rng } from './rng.js';
+
+export const TrafficErrorCode = {
+  /** The flow's counts cannot be realised by its kind's packets. */
+  INFEASIBLE: 'SHADOWNET_ERR_FLOW_INFEASIBLE',
+  INVALID: 'SHADOWNET_ERR_FLOW_INVALID',
+} as const;
+export type TrafficErrorCode = (typeof TrafficErrorCode)[keyof typeof TrafficErrorCode];
+
+export class TrafficError extends ShadownetError {
+  constructor(
+    code: TrafficErrorCode,
+    message: string,
+    readonly flowId?: number,
+  ) {
+    super(code, flowId === undefined ? message : `flow ${flowId}: ${message}`);
+    this.name = 'TrafficError';
+  }
+}
+
+const TCP = 6;
+const UDP = 17;
+const SYN_OPTIONS = Uint8Array.of(2, 4, 0x05, 0xb4); // RFC 9293 §3.2: MSS 1460 (patched per family below)
+const NO_OPTIONS = new Uint8Array(0);
+
+/** Frame overhead below the transport header: Ethernet and IP. */
+export function linkOverhead(v6: boolean): number {
+  return 14 + (v6 ? 40 : 20);
+}
+
+/** Payload bytes per TCP segment (an Ethernet MTU of 1500). */
+export function mss(v6: boolean): number {
+  return 1500 - (v6 ? 40 : 20) - 20;
+}
+
+function isV6(address: string): boolean {
+  return address.includes(':');
+}
+
+function layoutOf(kind: FlowKind, serverPort: number): StreamLayout | undefined {
+  switch (kind) {
+    case 'http':
+      return 'http';
+    case 'tls':
+      return 'tls';
+    case 'ssh':
+      return 'ssh';
+    case 'bulk':
+      return 'raw';
+    case 'c2-beacon':
+      return serverPort === 80 || serverPort === 8080 ? 'http' : 'tls';
+    case 'exfiltration':
+      return serverPort === 443 ? 'tls' : 'raw';
+    default:
+      return undefined;
+  }
+}
+
+const defaultHost = (f: { hostname?: string; server: string }) => f.hostname ?? (isV6(f.server) ? 'service.internal' : `host-${f.server.replace(/\./g, '-')}.internal`);
+
+// ---- frame building ----
+
+function macOf(addr: Uint8Array): string {
+  const b = addr.subarray(addr.length - 4);
+  return `02:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+interface Endpoint {
+  readonly text: string;
+  readonly bytes: Uint8Array;
+  readonly mac: string;
+}
+
+function endpoint(text: string): Endpoint {
+  const bytes = parseAddress(text);
+  return { text, bytes, mac: macOf(bytes) };
+}
+
+class FrameBuilder {
+  readonly v6: boolean;
+  readonly L: number;
+  private ipId = [0, 0];
+  private readonly flowLabel: number;
+
+  constructor(
+    readonly client: Endpoint,
+    readonly server: Endpoint,
+    rng: Rng,
+  ) {
+    this.v6 = client.bytes.length === 16;
+    if (this.v6 !== (server.bytes.length === 16)) throw new TrafficError(TrafficErrorCode.INVALID, `client ${client.text} and server ${server.text} are of different families`);
+    this.L = linkOverhead(this.v6);
+    this.ipId = [rng.int(0x10000), rng.int(0x10000)];
+    this.flowLabel = rng.int(0x100000);
+  }
+
+  /** One frame: `src` → `dst`, transport header `th` bytes written by `write`, then `payload`. */
+  frame(toServer: boolean, proto: number, th: number, write: (buf: Uint8Array, off: number, len: number) => void, payload: Uint8Array, src?: Endpoint, dst?: Endpoint): Uint8Array {
+    const s = src ?? (toServer ? this.client : this.server);
+    const d = dst ?? (toServer ? this.server : this.client);
+    const segLen = th + payload.length;
+    const ipLen = this.v6 ? 40 : 20;
+    const out = new Uint8Array(14 + ipLen + segLen);
+    ethernet.encode({ destination: d.mac, source: s.mac, tags: [], etherType: this.v6 ? ethernet.EtherType.IPV6 : ethernet.EtherType.IPV4 }, out, 0);
+    const dir = toServer ? 0 : 1;
+    if (this.v6) {
+      if (segLen > 0xffff) throw new TrafficError(TrafficErrorCode.INFEASIBLE, `an IPv6 packet of ${segLen} payload bytes needs a jumbogram`);
+      ipv6.encode({ trafficClass: 0, flowLabel: this.flowLabel, payloadLength: segLen, nextHeader: proto, hopLimit: 64, source: s.text, destination: d.text, extensions: [] }, out, 14);
+    } else {
+      if (20 + segLen > 0xffff) throw new TrafficError(TrafficErrorCode.INFEASIBLE, `an IPv4 packet of ${20 + segLen} bytes exceeds 65535`);
+      ipv4.encode(
+        {
+          dscp: 0,
+          ecn: 0,
+          totalLength: 20 + segLen,
+          identification: this.ipId[dir]++ & 0xffff,
+          reservedFlag: false,
+          dontFragment: proto === TCP,
+          moreFragments: false,
+          fragmentOffset: 0,
+          ttl: 64,
+          protocol: proto,
+          source: s.text,
+          destination: d.text,
+          options: NO_OPTIONS,
+        },
+        out,
+        14,
+      );
+    }
+    const so = 14 + ipLen;
+    write(out, so, segLen);
+    out.set(payload, so + th);
+    writeChecksum(out, so + (proto === TCP ? 16 : 6), transportChecksum(s.bytes, d.bytes, proto, out, so, segLen));
+    return out;
+  }
+
+  tcp(toServer: boolean, f: { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options?: Uint8Array }, payload: Uint8Array, src?: Endpoint, dst?: Endpoint): Uint8Array {
+    const options = f.options ?? NO_OPTIONS;
+    return this.frame(
+      toServer,
+      TCP,
+      20 + options.length,
+      (buf, off) =>
+        encodeTcp(
+          { sourcePort: f.sport, destinationPort: f.dport, sequence: f.seq >>> 0, acknowledgment: f.ack >>> 0, reserved: 0, flags: f.flags, window: f.window, checksum: 0, urgentPointer: 0, options },
+          buf,
+          off,
+        ),
+      payload,
+      src,
+      dst,
+    );
+  }
+
+  udp(toServer: boolean, sport: number, dport: number, payload: Uint8Array): Uint8Array {
+    return this.frame(toServer, UDP, 8, (buf, off, len) => encodeUdp({ sourcePort: sport, destinationPort: dport, length: len, checksum: 0 }, buf, off), payload);
+  }
+}
+
+function mssOption(v6: boolean): Uint8Array {
+  const o = Uint8Array.from(SYN_OPTIONS);
+  const m = mss(v6);
+  o[2] = m >>> 8;
+  o[3] = m & 0xff;
+  return o;
+}
+
+interface Out {
+  readonly frame: Uint8Array;
+  readonly toServer: boolean;
+}
+
+// ---- TCP conversations ----
+
+const TCP_CTRL = { clientPackets: 4, serverPackets: 2, clientExtra: 4, serverExtra: 4 } as const;
+
+function segmentsOf(turns: readonly Turn[], v6: boolean): { client: number; server: number } {
+  let client = 0;
+  let server = 0;
+  for (const t of turns) {
+    const n = Math.ceil(t.size / mss(v6));
+    if (t.toServer) client += n;
+    else server += n;
+  }
+  return { client, server };
+}
+
+/** Payload bytes per direction that `packets`/`bytes` leave for a TCP conversation. */
+function tcpPayload(v6: boolean, packets: number, bytes: number, toServer: boolean): number {
+  const L = linkOverhead(v6);
+  const extra = toServer ? TCP_CTRL.clientExtra : TCP_CTRL.serverExtra;
+  return bytes - packets * (L + 20) - extra;
+}
+
+function tcpCounts(v6: boolean, turns: readonly Turn[], client: number, server: number, acksC: number, acksS: number) {
+  const L = linkOverhead(v6);
+  const seg = segmentsOf(turns, v6);
+  const packetsToServer = TCP_CTRL.clientPackets + seg.client + acksC;
+  const packetsToClient = TCP_CTRL.serverPackets + seg.server + acksS;
+  return {
+    packetsToServer,
+    packetsToClient,
+    bytesToServer: packetsToServer * (L + 20) + TCP_CTRL.clientExtra + client,
+    bytesToClient: packetsToClient * (L + 20) + TCP_CTRL.serverExtra + server,
+  };
+}
+
+function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng: Rng): Out[] {
+  const v6 = fb.v6;
+  const host = defaultHost(flow);
+  const shape = flowShape(flow.seed);
+  const pc = tcpPayload(v6, flow.packetsToServer, flow.bytesToServer, true);
+  const ps = tcpPayload(v6, flow.packetsToClient, flow.bytesToClient, false);
+  const min = streamMinimum(layout, shape, host);
+  if (flow.packetsToServer < TCP_CTRL.clientPackets || flow.packetsToClient < TCP_CTRL.serverPackets || pc < min.client || ps < min.server)
+    throw new TrafficError(
+      TrafficErrorCode.INFEASIBLE,
+      `${flow.kind} needs at least ${TCP_CTRL.clientPackets}/${TCP_CTRL.serverPackets} packets and ${min.client}/${min.server} payload bytes per direction; the counts leave ${pc}/${ps}`,
+      flow.id,
+    );
+  const turns = streamTurns(layout, shape, host, pc, ps, flow.seed);
+  const seg = segmentsOf(turns, v6);
+  const acksC = flow.packetsToServer - TCP_CTRL.clientPackets - seg.client;
+  const acksS = flow.packetsToClient - TCP_CTRL.serverPackets - seg.server;
+  if (acksC < 0 || acksS < 0)
+    throw new TrafficError(TrafficErrorCode.INFEASIBLE, `${pc}/${ps} payload bytes need ${seg.client}/${seg.server} data segments; the counts allow ${seg.client + acksC}/${seg.server + acksS}`, flow.id);
+
+  const out: Out[] = [];
+  const nxt = [rng.int(0x100000000), rng.int(0x100000000)]; // [client, server] next sequence numbers
+  const win = [64240, 65160];
+  const ports = (toServer: boolean) => (toServer ? { sport: flow.clientPort, dport: flow.serverPort } : { sport: flow.serverPort, dport: flow.clientPort });
+  const send = (toServer: boolean, flags: number, payload: Uint8Array = NO_OPTIONS, options?: Uint8Array) => {
+    const me = toServer ? 0 : 1;
+    const seq = nxt[me];
+    const ack = flags & TcpFlag.ACK ? nxt[1 - me] : 0;
+    out.push({ toServer, frame: fb.tcp(toServer, { ...ports(toServer), seq, ack, flags, window: win[me], options }, payload) });
+    nxt[me] = (seq + payload.length + (flags & (TcpFlag.SYN | TcpFlag.FIN) ? 1 : 0)) >>> 0;
+  };
+  // RFC 9293 §3.5: the three-way handshake.
+  send(true, TcpFlag.SYN, NO_OPTIONS, mssOption(v6));
+  send(false, TcpFlag.SYN | TcpFlag.ACK, NO_OPTIONS, mssOption(v6));
+  send(true, TcpFlag.ACK);
+  const sent = [0, 0];
+  const acksDue = [acksS, acksC]; // ACKs the peer sends in reply to [client, server] data
+  const total = [seg.client, seg.server];
+  const m = mss(v6);
+  for (const t of turns) {
+    const bytes = t.bytes();
+    const me = t.toServer ? 0 : 1;
+    for (let o = 0; o < bytes.length; o += m) {
+      const last = o + m >= bytes.length;
+      send(t.toServer, TcpFlag.ACK | (last ? TcpFlag.PSH : 0), bytes.subarray(o, Math.min(bytes.length, o + m)));
+      const j = sent[me]++;
+      // Spread the peer's pure ACKs evenly over this direction's data segments.
+      const due = Math.floor(((j + 1) * acksDue[me]) / total[me]) - Math.floor((j * acksDue[me]) / total[me]);
+      for (let k = 0; k < due; k++) send(!t.toServer, TcpFlag.ACK);
+    }
+  }
+  for (const me of [0, 1]) if (total[me] === 0) for (let k = 0; k < acksDue[me]; k++) send(me === 1, TcpFlag.ACK);
+  // RFC 9293 §3.6: the client closes, the server closes, the client acknowledges.
+  send(true, TcpFlag.FIN | TcpFlag.ACK);
+  send(false, TcpFlag.FIN | TcpFlag.ACK);
+  send(true, TcpFlag.ACK);
+  return out;
+}
+
+// ---- DNS ----
+
+function spread(total: number, n: number, i: number): number {
+  return Math.floor(total / n) + (i < total % n ? 1 : 0);
+}
+
+function answerAddress(host: string, type: number): dnsWire.DnsRecordData {
+  const h = mixSeed(host);
+  // RFC 2544's benchmarking range and the documentation prefix: plausible, never someone's real address.
+  if (type === dnsWire.DnsType.AAAA)
+    return { type: 'AAAA', address: `2001:db8:${(h >>> 16).toString(16)}:${(h & 0xffff).toString(16)}::${((h >>> 8) & 0xff).toString(16) || '1'}` };
+  return { type: 'A', address: `198.${18 + ((h >>> 16) & 1)}.${(h >>> 8) & 0xff}.${(h & 0xff) || 1}` };
+}
+
+function dnsMinimums(flow: Pick<Flow, 'packetsToServer' | 'packetsToClient'>, host: string, v6: boolean) {
+  const L = linkOverhead(v6) + 8;
+  const qType = (i: number) => (i % 2 === 0 ? dnsWire.DnsType.A : dnsWire.DnsType.AAAA);
+  const q = Array.from({ length: flow.packetsToServer }, () => L + dnsQuerySize(host));
+  const a = Array.from({ length: flow.packetsToClient }, (_, i) => L + dnsAnswerSize(host, qType(Math.min(i, flow.packetsToServer - 1)) === dnsWire.DnsType.A ? 4 : 16));
+  return { q, a, qType };
+}
+
+function materializeDns(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
+  const host = defaultHost(flow);
+  if (flow.packetsToServer < 1) throw new TrafficError(TrafficErrorCode.INFEASIBLE, 'a DNS flow needs at least one query', flow.id);
+  const { q, a, qType } = dnsMinimums(flow, host, fb.v6);
+  const excessQ = flow.bytesToServer - q.reduce((s, x) => s + x, 0);
+  const excessA = flow.bytesToClient - a.reduce((s, x) => s + x, 0);
+  if (excessQ < 0 || excessA < 0) throw new TrafficError(TrafficErrorCode.INFEASIBLE, `DNS packets need at least ${q.reduce((s, x) => s + x, 0)}/${a.reduce((s, x) => s + x, 0)} bytes`, flow.id);
+  const L = fb.L + 8;
+  const ids = Array.from({ length: flow.packetsToServer }, () => rng.int(0x10000));
+  const out: Out[] = [];
+  for (let i = 0; i < Math.max(q.length, a.length); i++) {
+    if (i < q.length) out.push({ toServer: true, frame: fb.udp(true, flow.clientPort, flow.serverPort, dnsQuery(ids[i], host, qType(i), q[i] - L + spread(excessQ, q.length, i))) });
+    if (i < a.length) {
+      const qi = Math.min(i, q.length - 1);
+      out.push({ toServer: false, frame: fb.udp(false, flow.serverPort, flow.clientPort, dnsAnswer(ids[qi], host, qType(qi), answerAddress(host, qType(qi)), a[i] - L + spread(excessA, a.length, i))) });
+    }
+  }
+  return out;
+}
+
+// DNS tunnelling: the data rides in the query names.
+const MAX_TXT = 1024;
+
+function tunnelPlan(flow: Pick<Flow, 'packetsToServer' | 'packetsToClient' | 'bytesToServer'>, domain: string, v6: boolean) {
+  const L = linkOverhead(v6) + 8;
+  const domainWire = dnsWire.nameEncodingLength(domain);
+  const qMin = L + dnsQuerySize(domain) + 2; // two more bytes: one data label of one character
+  const maxData = 255 - domainWire;
+  const excessQ = flow.bytesToServer - qMin * flow.packetsToServer;
+  const queries = Array.from({ length: flow.packetsToServer }, (_, i) => {
+    const size = qMin + (excessQ >= 0 ? spread(excessQ, flow.packetsToServer, i) : 0);
+    const dataWire = Math.min(maxData, size - (L + dnsQuerySize(domain)));
+    const nameWire = dataWire + domainWire;
+    return { size, dataWire, nameWire };
+  });
+  const aMin = (i: number) => {
+    const n = queries[Math.min(i, queries.length - 1)].nameWire;
+    return L + 12 + n + 4 + n + 10 + 1 + 15;
+  };
+  return { queries, excessQ, aMin };
+}
+
+function materializeTunnel(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
+  const domain = flow.hostname ?? 'tunnel.example';
+  if (flow.packetsToServer < 1) throw new TrafficError(TrafficErrorCode.INFEASIBLE, 'a DNS tunnel needs at least one query', flow.id);
+  const plan = tunnelPlan(flow, domain, fb.v6);
+  const aMins = Array.from({ length: flow.packetsToClient }, (_, i) => plan.aMin(i));
+  const excessA = flow.bytesToClient - aMins.reduce((s, x) => s + x, 0);
+  if (plan.excessQ < 0 || excessA < 0) throw new TrafficError(TrafficErrorCode.INFEASIBLE, 'the counts are below the smallest tunnel queries and answers', flow.id);
+  const L = fb.L + 8;
+  const names = plan.queries.map((q) => `${tunnelLabels(q.dataWire, rng)}.${domain}`);
+  const ids = names.map(() => rng.int(0x10000));
+  const out: Out[] = [];
+  for (let i = 0; i < Math.max(names.length, aMins.length); i++) {
+    if (i < names.length) out.push({ toServer: true, frame: fb.udp(true, flow.clientPort, flow.serverPort, dnsQuery(ids[i], names[i], dnsWire.DnsType.TXT, plan.queries[i].size - L)) });
+    if (i < aMins.length) {
+      const qi = Math.min(i, names.length - 1);
+      const size = aMins[i] + spread(excessA, aMins.length, i);
+      const txt = 1 + Math.min(MAX_TXT, size - aMins[i]);
+      const data: dnsWire.DnsRecordData = { type: 'TXT', strings: txtStrings(txt, rng) };
+      out.push({ toServer: false, frame: fb.udp(false, flow.serverPort, flow.clientPort, dnsAnswer(ids[qi], names[qi], dnsWire.DnsType.TXT, data, size - L)) });
+    }
+  }
+  return out;
+}
+
+// ---- scans and floods ----
+
+const TOP_PORTS = [80, 23, 443, 21, 22, 25, 3389, 110, 445, 139, 143, 53, 135, 3306, 8080, 1723, 111, 995, 993, 5900, 1025, 587, 8888, 199, 1720, 465, 548, 113, 81, 6001, 10000, 514, 5060, 179, 1026, 2000, 8443, 8000, 32768, 554, 26, 1433, 49152, 2001, 515, 8008, 49154, 1027, 5666, 646];
+
+/** The ports a scan of `n` probes visits: the server port, the commonly open ports, then upwards from 1. */
+export function scanPorts(first: number, n: number): number[] {
+  const seen = new Set<number>([first]);
+  const ports = [first];
+  const add = (p: number) => {
+    if (ports.length < n && !seen.has(p)) {
+      seen.add(p);
+      ports.push(p);
+    }
+  };
+  for (const p of TOP_PORTS) add(p);
+  for (let p = 1; ports.length < n && p <= 65535; p++) add(p);
+  for (let i = 0; ports.length < n; i++) ports.push(ports[i % 65535]);
+  return ports;
+}
+
+function materializeScan(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
+  const n = flow.packetsToServer;
+  const m = flow.packetsToClient;
+  const L = fb.L;
+  const open = (flow.bytesToClient - m * (L + 20)) / 4;
+  if (flow.bytesToServer !== n * (L + 24) || m > n || !Number.isInteger(open) || open < 0 || open > m)
+    throw new TrafficError(TrafficErrorCode.INFEASIBLE, `a port scan of ${n} probes is ${n * (L + 24)} bytes, and its ${m} ≤ ${n} replies ${m * (L + 20)} + 4 per open port`, flow.id);
+  const ports = scanPorts(flow.serverPort, n);
+  const out: Out[] = [];
+  const seqs = ports.map(() => rng.int(0x100000000));
+  for (let i = 0; i < n; i++) {
+    out.push({ toServer: true, frame: fb.tcp(true, { sport: flow.clientPort, dport: ports[i], seq: seqs[i], ack: 0, flags: TcpFlag.SYN, window: 1024, options: mssOption(fb.v6) }, NO_OPTIONS) });
+    if (i < m) {
+      const ack = (seqs[i] + 1) >>> 0;
+      // RFC 9293 §3.5.2: a closed port answers a SYN with RST|ACK; an open one with SYN|ACK.
+      const f = i < open
+        ? { sport: ports[i], dport: flow.clientPort, seq: rng.int(0x100000000), ack, flags: TcpFlag.SYN | TcpFlag.ACK, window: 65160, options: mssOption(fb.v6) }
+        : { sport: ports[i], dport: flow.clientPort, seq: 0, ack, flags: TcpFlag.RST | TcpFlag.ACK, window: 0 };
+      out.push({ toServer: false, frame: fb.tcp(false, f, NO_OPTIONS) });
+    }
+  }
+  return out;
+}
+
+function spoofedSource(rng: Rng, v6: boolean): Endpoint {
+  if (v6) {
+    const b = rng.bytes(new Uint8Array(16));
+    b[0] = 0x20 | (b[0] & 0x1f); // 2000::/3, global unicast
+    return endpoint(formatAddress(b, 0, 16));
+  }
+  while (true) {
+    const n = rng.int(0x100000000);
+    const a = n >>> 24;
+    if (a === 0 || a === 10 || a === 127 || a >= 224) continue;
+    return endpoint(numberToIpv4(n));
+  }
+}
+
+function materializeFlood(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
+  const n = flow.packetsToServer;
+  const m = flow.packetsToClient;
+  const L = fb.L;
+  if (flow.bytesToServer !== n * (L + 20) || flow.bytesToClient !== m * (L + 24) || m > n)
+    throw new TrafficError(TrafficErrorCode.INFEASIBLE, `a SYN flood of ${n} SYNs is ${n * (L + 20)} bytes and its ${m} ≤ ${n} SYN-ACKs ${m * (L + 24)}`, flow.id);
+  const out: Out[] = [];
+  for (let i = 0; i < n; i++) {
+    const src = spoofedSource(rng, fb.v6);
+    const attacker: Endpoint = { ...src, mac: fb.client.mac }; // spoofed address, the attacker's own link
+    const sport = 1024 + rng.int(64512);
+    const seq = rng.int(0x100000000);
+    out.push({ toServer: true, frame: fb.tcp(true, { sport, dport: flow.serverPort, seq, ack: 0, flags: TcpFlag.SYN, window: 512 }, NO_OPTIONS, attacker, fb.server) });
+    if (i < m)
+      out.push({
+        toServer: false,
+        frame: fb.tcp(false, { sport: flow.serverPort, dport: sport, seq: rng.int(0x100000000), ack: (seq + 1) >>> 0, flags: TcpFlag.SYN | TcpFlag.ACK, window: 65160, options: mssOption(fb.v6) }, NO_OPTIONS, fb.server, src),
+      });
+  }
+  return out;
+}
+
+// ---- materialize ----
+
+/**
+ * Turn `flow` into frames and hand them to `sink` in time order, from
+ * `flow.start` to `flow.start + flow.duration`. Exactly `packetsToServer`
+ * frames summing to `bytesToServer` go towards the server, and likewise
+ * towards the client. Throws {@link TrafficError} (INFEASIBLE) when the
+ * counts cannot be realised by the kind's packets; flows from
+ * {@link flowFor} always can.
+ */
+export function materializeFlow(flow: Flow, sink: FrameSink): void {
+  const out = flowFrames(flow);
+  const times = frameTimes(flow, out.length);
+  for (let i = 0; i < out.length; i++) sink(out[i].frame, times[i], out[i].toServer);
+}
+
+/** The frames of a flow in order, without times. */
+export function flowFrames(flow: Flow): { frame: Uint8Array; toServer: boolean }[] {
+  const rng = createRng(mixSeed(flow.seed, 'frames'));
+  let client: Endpoint;
+  let server: Endpoint;
+  try {
+    client = endpoint(flow.client);
+    server = endpoint(flow.server);
+  } catch (err) {
+    throw new TrafficError(TrafficErrorCode.INVALID, `bad address: ${(err as Error).message}`, flow.id);
+  }
+  const fb = new FrameBuilder(client, server, rng);
+  const layout = layoutOf(flow.kind, flow.serverPort);
+  if (layout) return materializeTcp(flow, layout, fb, rng);
+  switch (flow.kind) {
+    case 'dns':
+      return materializeDns(flow, fb, rng);
+    case 'dns-tunnel':
+      return materializeTunnel(flow, fb, rng);
+    case 'port-scan':
+      return materializeScan(flow, fb, rng);
+    case 'syn-flood':
+      return materializeFlood(flow, fb, rng);
+    default:
+      throw new TrafficError(TrafficErrorCode.INVALID, `unknown flow kind ${JSON.stringify(flow.kind)}`, flow.id);
+  }
+}
+
+/** Times of `n` frames: random gaps (from the seed) scaled to span the duration exactly. */
+function frameTimes(flow: Flow, n: number): number[] {
+  if (n === 0) return [];
+  if (n === 1) return [flow.start];
+  const rng = createRng(mixSeed(flow.seed, 'times'));
+  const gaps = Array.from({ length: n - 1 }, () => 0.05 + rng.exp(1));
+  const sum = gaps.reduce((s, g) => s + g, 0);
+  const times = [flow.start];
+  let acc = 0;
+  for (let i = 0; i < n - 1; i++) {
+    acc += gaps[i];
+    times.push(i === n - 2 ? flow.start + flow.duration : flow.start + (flow.duration * acc) / sum);
+  }
+  return times;
+}
+
+// ---- flowFor ----
+
+export interface FlowSpec {
+  readonly id: number;
+  readonly vnet: string;
+  readonly app?: string | null;
+  readonly label?: string | null;
+  readonly client: string;
+  readonly clientPort: number;
+  readonly server: string;
+  readonly serverPort: number;
+  readonly start: number;
+  /** HTTP Host, TLS SNI, DNS name; the tunnel's domain for dns-tunnel. */
+  readonly hostname?: string;
+  readonly seed: number;
+  /** Approximate total wire bytes (both directions); exfiltration: bytes uploaded. A default per kind when absent. */
+  readonly targetBytes?: number;
+  /** Probes (port-scan), SYNs (syn-flood), queries (dns, dns-tunnel). */
+  readonly packets?: number;
+  /** Replies to those (default: one per probe/query). */
+  readonly replies?: number;
+  /** Duration in ms; a realistic one for the kind and size when absent. */
+  readonly duration?: number;
+}
+
+/** Mean total bytes of a flow of each kind when no target is given. */
+export const DEFAULT_FLOW_BYTES: Readonly<Record<FlowKind, number>> = {
+  dns: 220,
+  http: 20_000,
+  tls: 60_000,
+  ssh: 150_000,
+  bulk: 5_000_000,
+  'port-scan': 0,
+  'syn-flood': 0,
+  'dns-tunnel': 0,
+  'c2-beacon': 3_000,
+  exfiltration: 50_000_000,
+};
+
+/**
+ * A flow of `kind` with packet and byte counts its packets realise exactly
+ * (see {@link materializeFlow}), sized around `spec.targetBytes`, with a
+ * realistic duration. Deterministic from `spec.seed`.
+ */
+export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
+  const v6 = isV6(spec.server);
+  const rng = createRng(mixSeed(spec.seed, 'flowFor', kind));
+  const base = {
+    id: spec.id,
+    kind,
+    vnet: spec.vnet,
+    app: spec.app ?? null,
+    label: spec.label ?? null,
+    client: spec.client,
+    clientPort: spec.clientPort,
+    server: spec.server,
+    serverPort: spec.serverPort,
+    start: spec.start,
+    hostname: spec.hostname,
+    seed: spec.seed,
+  };
+  const L = linkOverhead(v6);
+  const withDuration = (counts: Omit<Flow, keyof typeof base | 'duration' | 'protocol'>, protocol: number, ms: number): Flow => ({
+    ...base,
+    protocol,
+    duration: spec.duration ?? Math.max(0, Math.round(ms * 1000) / 1000),
+    ...counts,
+  });
+  const layout = layoutOf(kind, spec.serverPort);
+  if (layout) {
+    const host = defaultHost(spec);
+    const shape = flowShape(spec.seed);
+    const min = streamMinimum(layout, shape, host);
+    const target = Math.max(0, spec.targetBytes ?? DEFAULT_FLOW_BYTES[kind]);
+    const payload = Math.floor(target * (mss(v6) / (mss(v6) + L + 20)));
+    let client: number;
+    let server: number;
+    switch (kind) {
+      case 'exfiltration':
+        client = Math.max(min.client, payload);
+        server = min.server + rng.int(400);
+        break;
+      case 'c2-beacon':
+        client = min.client + 60 + rng.int(300);
+        server = min.server + 100 + rng.int(1200);
+        if (spec.targetBytes !== undefined) server = Math.max(min.server, payload - client);
+        break;
+      case 'ssh':
+        client = Math.max(min.client, Math.floor(payload * 0.3));
+        server = Math.max(min.server, payload - client);
+        break;
+      case 'bulk':
+        client = 80 + rng.int(300);
+        server = Math.max(0, payload - client);
+        break;
+      default:
+        client = min.client + rng.int(kind === 'tls' ? 800 : 300);
+        server = Math.max(min.server, payload - client);
+    }
+    const turns = streamTurns(layout, shape, host, client, server, spec.seed);
+    const seg = segmentsOf(turns, v6);
+    // Delayed ACKs (RFC 9293 §3.8.6.3): about one pure ACK for every two segments received.
+    const counts = tcpCounts(v6, turns, client, server, Math.ceil(seg.server / 2), Math.ceil(seg.client / 2));
+    const rtt = 1 + rng.exp(kind === 'c2-beacon' || kind === 'exfiltration' ? 60 : 15);
+    const rate = (20 + rng.int(480)) * 1e6; // bits/s the path gives this connection
+    let ms = rtt * (turns.length + 2) + ((counts.bytesToServer + counts.bytesToClient) * 8 * 1000) / rate;
+    if (kind === 'ssh') ms += turns.length * (200 + rng.exp(1500)); // a person typing
+    return withDuration(counts, TCP, ms);
+  }
+  switch (kind) {
+    case 'dns': {
+      const host = defaultHost(spec);
+      const q = Math.max(1, spec.packets ?? 1);
+      const a = Math.max(0, spec.replies ?? q);
+      const mins = dnsMinimums({ packetsToServer: q, packetsToClient: a }, host, v6);
+      const minQ = mins.q.reduce((s, x) => s + x, 0);
+      const minA = mins.a.reduce((s, x) => s + x, 0);
+      const extra = spec.targetBytes === undefined ? rng.int(40) : Math.max(0, spec.targetBytes - minQ - minA);
+      const cap = (n: number) => n * Math.max(0, 1514 - Math.max(...mins.a, ...mins.q));
+      const extraQ = Math.min(cap(q), Math.floor(extra / 4));
+      const extraA = a === 0 ? 0 : Math.min(cap(a), extra - extraQ);
+      return withDuration({ packetsToServer: q, packetsToClient: a, bytesToServer: minQ + extraQ, bytesToClient: minA + extraA }, UDP, q * (0.5 + rng.exp(12)));
+    }
+    case 'dns-tunnel': {
+      const domain = spec.hostname ?? 'tunnel.example';
+      const q = Math.max(1, spec.packets ?? 20);
+      const a = Math.max(0, spec.replies ?? q);
+      const L8 = L + 8;
+      // Names of 120..230 bytes carry the data; answers return 100..600 bytes of TXT.
+      const perQ = L8 + dnsQuerySize(domain) + 120 + rng.int(Math.max(1, 230 - 120 - dnsWire.nameEncodingLength(domain)));
+      const bytesToServer = perQ * q;
+      const plan = tunnelPlan({ packetsToServer: q, packetsToClient: a, bytesToServer }, domain, v6);
+      let bytesToClient = 0;
+      for (let i = 0; i < a; i++) bytesToClient += plan.aMin(i) + 100 + rng.int(500);
+      return withDuration({ packetsToServer: q, packetsToClient: a, bytesToServer, bytesToClient }, UDP, q * (20 + rng.exp(200)));
+    }
+    case 'port-scan': {
+      const n = Math.max(1, spec.packets ?? 100);
+      const m = Math.min(n, spec.replies ?? n);
+      const open = Math.min(m, 1 + rng.int(3));
+      return withDuration({ packetsToServer: n, packetsToClient: m, bytesToServer: n * (L + 24), bytesToClient: m * (L + 20) + 4 * open }, TCP, n * (0.2 + rng.exp(2)));
+    }
+    case 'syn-flood': {
+      const n = Math.max(1, spec.packets ?? 1000);
+      const m = Math.min(n, spec.replies ?? n);
+      return withDuration({ packetsToServer: n, packetsToClient: m, bytesToServer: n * (L + 20), bytesToClient: m * (L + 24) }, TCP, n * 0.1);
+    }
+    default:
+      throw new TrafficError(TrafficErrorCode.INVALID, `unknown flow kind ${JSON.stringify(kind)}`, spec.id);
+  }
+}
