@@ -5,7 +5,7 @@
  * (test/interop/ does the same against BIRD, GoBGP and ExaBGP.)
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parsePrefix, type RouteEvent } from '../src/core/index.js';
+import { parsePrefix, routeAttributes, type RouteEvent } from '../src/core/index.js';
 import { RoutingInterceptor } from '../src/routing/index.js';
 import { recordingSpeaker, waitFor } from '../src/routing/session/test-support.js';
 import type { BgpSpeaker } from '../src/routing/session/index.js';
@@ -84,22 +84,7 @@ describe('RoutingInterceptor with BGP clients on loopback', () => {
       }),
     );
     const six = fromRouteAttributes(
-      {
-        origin: 0,
-        asPath: [{ type: 2, asns: [65001] }],
-        nextHop: '2001:db8::1',
-        nextHopLinkLocal: null,
-        med: null,
-        localPref: null,
-        atomicAggregate: false,
-        aggregator: null,
-        communities: [],
-        extendedCommunities: [],
-        largeCommunities: [],
-        originatorId: null,
-        clusterList: [],
-        unknown: [],
-      },
+      routeAttributes({ asSequence: [65001], nextHop: '2001:db8::1' }),
       { fourOctetAs: true, afi: 2, nlri: v4('2001:db8:10::/48') },
     );
     peerOf(a.speaker).sendUpdate(update({ attributes: six }));

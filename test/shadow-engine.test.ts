@@ -4,7 +4,7 @@
  * under a flood; statistics per prefix and application reach the bus.
  */
 import { describe, expect, it } from 'vitest';
-import { PacketBatchBuilder, parsePrefix, SimulatedClock, type RouteAttributes } from '../src/core/index.js';
+import { PacketBatchBuilder, parsePrefix, routeAttributes, SimulatedClock, type RouteAttributes } from '../src/core/index.js';
 import { RoutingInterceptor } from '../src/routing/index.js';
 import { ShadowEngine, type CopyBatchMessage, type TrafficStatsMessage } from '../src/shadow/index.js';
 import { parseConfig } from '../src/vnet/index.js';
@@ -25,22 +25,7 @@ ${targets}
 ${sessions}
 `;
 
-const attrs = (asns: number[], communities: number[] = []): RouteAttributes => ({
-  origin: 0,
-  asPath: [{ type: 2, asns }],
-  nextHop: '198.51.100.1',
-  nextHopLinkLocal: null,
-  med: null,
-  localPref: null,
-  atomicAggregate: false,
-  aggregator: null,
-  communities,
-  extendedCommunities: [],
-  largeCommunities: [],
-  originatorId: null,
-  clusterList: [],
-  unknown: [],
-});
+const attrs = (asns: number[], communities: number[] = []): RouteAttributes => routeAttributes({ asSequence: asns, communities, nextHop: '198.51.100.1' });
 
 function setup(sessions: string, targets?: string) {
   const config = parseConfig(yaml(sessions, targets));

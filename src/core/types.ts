@@ -142,3 +142,29 @@ export type RouteEventType = RouteEvent['type'];
 
 /** Bus topic for a virtual network's routing events. Subscribe to `routing.events.>` for all. */
 export const routeEventTopic = (vnet: string): string => `routing.events.${vnet}`;
+
+/**
+ * Route attributes with every field at its "absent" value, overridden by
+ * `fields`; `asSequence` is a shorthand for an AS_PATH of one AS_SEQUENCE.
+ * For code that originates routes (appliances, replays) and for tests.
+ */
+export function routeAttributes(fields: Partial<RouteAttributes> & { asSequence?: readonly number[] } = {}): RouteAttributes {
+  const { asSequence, ...rest } = fields;
+  return {
+    origin: Origin.IGP,
+    asPath: asSequence ? [{ type: AsPathSegmentType.AS_SEQUENCE, asns: asSequence }] : [],
+    nextHop: null,
+    nextHopLinkLocal: null,
+    med: null,
+    localPref: null,
+    atomicAggregate: false,
+    aggregator: null,
+    communities: [],
+    extendedCommunities: [],
+    largeCommunities: [],
+    originatorId: null,
+    clusterList: [],
+    unknown: [],
+    ...rest,
+  };
+}

@@ -1,27 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AttributeStore } from './attribute-store.js';
 import { RibErrorCode } from './errors.js';
-import { Origin, type RouteAttributes } from '../../core/types.js';
+import { type RouteAttributes, routeAttributes } from '../../core/types.js';
 
 function attrs(over: Partial<RouteAttributes> & { path?: number[] } = {}): RouteAttributes {
   const { path, ...rest } = over;
-  return {
-    origin: Origin.IGP,
-    asPath: path ? [{ type: 2, asns: path }] : [],
-    nextHop: '192.0.2.1',
-    nextHopLinkLocal: null,
-    med: null,
-    localPref: null,
-    atomicAggregate: false,
-    aggregator: null,
-    communities: [],
-    extendedCommunities: [],
-    largeCommunities: [],
-    originatorId: null,
-    clusterList: [],
-    unknown: [],
-    ...rest,
-  };
+  return routeAttributes({ nextHop: '192.0.2.1', asSequence: path, ...rest });
 }
 
 describe('AttributeStore', () => {

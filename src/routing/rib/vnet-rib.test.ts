@@ -2,31 +2,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SimulatedClock } from '../../core/clock.js';
 import { Afi, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../../core/prefix.js';
-import { AsPathSegmentType, Origin, type AsPathSegment, type RouteAttributes, type RouteEvent } from '../../core/types.js';
+import { AsPathSegmentType, Origin, type RouteAttributes, type RouteEvent, routeAttributes } from '../../core/types.js';
 import { AttributeStore } from './attribute-store.js';
 import { RibErrorCode } from './errors.js';
 import { VnetRib, type RibPeer } from './vnet-rib.js';
 
 function attrs(over: Partial<RouteAttributes> & { path?: number[] } = {}): RouteAttributes {
   const { path, ...rest } = over;
-  const asPath: AsPathSegment[] = path ? [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] : [];
-  return {
-    origin: Origin.IGP,
-    asPath,
-    nextHop: '192.0.2.1',
-    nextHopLinkLocal: null,
-    med: null,
-    localPref: null,
-    atomicAggregate: false,
-    aggregator: null,
-    communities: [],
-    extendedCommunities: [],
-    largeCommunities: [],
-    originatorId: null,
-    clusterList: [],
-    unknown: [],
-    ...rest,
-  };
+  return routeAttributes({ nextHop: '192.0.2.1', asSequence: path, ...rest });
 }
 
 const pfx = (s: string): Prefix => parsePrefix(s);
