@@ -184,5 +184,15 @@ describe('ShadowEngine', () => {
     expect(checkout).toMatchObject({ app: 'checkout', packetsIn: 3, bytesIn: 3 * 154, packetsOut: 1 });
     expect(m.prefixes.find((p) => p.prefix === '10.1.0.0/16')).toMatchObject({ packetsOut: 3, packetsIn: 0 });
     expect(m.applications).toEqual([{ app: 'checkout', packetsIn: 3, bytesIn: 462, packetsOut: 1, bytesOut: 42 }]);
+    // The next interval starts from zero: only the packet sent after the first report counts.
+    advance(20);
+    await run([{ src: '10.1.0.1', dst: '10.99.0.1', protocol: 'udp' }]);
+    expect(stats).toHaveLength(2);
+    const next = stats[1];
+    expect(next.packets).toBe(1);
+    expect(next.prefixes.map((p) => [p.prefix, p.packetsIn, p.packetsOut])).toEqual([
+      ['10.10.0.0/16', 1, 0],
+      ['10.1.0.0/16', 0, 1],
+    ]);
   });
 });

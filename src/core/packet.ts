@@ -95,6 +95,39 @@ export class PacketBatchBuilder implements PacketBatch {
     return true;
   }
 
+  /**
+   * Same as {@link push} for the `length` bytes at `source[offset]`, without
+   * making a view of them first (for sources that parse records in place).
+   */
+  pushFrom(
+    source: Uint8Array,
+    offset: number,
+    length: number,
+    wireLength: number,
+    tsSec: number,
+    tsNsec: number,
+    direction: PacketDirection = PacketDirection.UNKNOWN,
+  ): boolean {
+    if (this.count >= this.capacity) return false;
+    const used = this.#used;
+    if (used + length > this.data.length) {
+      if (this.count > 0) return false;
+      this.data = new Uint8Array(length);
+    }
+    const i = this.count++;
+    const data = this.data;
+    if (length <= 64) for (let k = 0; k < length; k++) data[used + k] = source[offset + k];
+    else data.set(source.subarray(offset, offset + length), used);
+    this.offsets[i] = used;
+    this.lengths[i] = length;
+    this.wireLengths[i] = wireLength > length ? wireLength : length;
+    this.tsSec[i] = tsSec;
+    this.tsNsec[i] = tsNsec;
+    this.directions[i] = direction;
+    this.#used = used + length;
+    return true;
+  }
+
   reset(): void {
     this.count = 0;
     this.#used = 0;

@@ -115,11 +115,17 @@ interface VnetState {
   readonly facts: RouteFactTable;
   readonly tags: StaticPrefixTable;
   readonly tagList: VnetConfig['prefixTags'];
-  /** Per route index: packets/bytes in (as destination) and out (as source) this interval. */
-  pin: Float64Array;
-  bin: Float64Array;
-  pout: Float64Array;
-  bout: Float64Array;
+  /**
+   * Routes seen this interval, each with a slot: `slotOf[route]` is the slot
+   * + 1 (0: not seen), `touched[slot]` the route. Counters of slot s:
+   * packets in (as destination) at `traffic[4s]`, bytes in at 4s+1, packets
+   * and bytes out (as source) at 4s+2, 4s+3. Only routes that carried
+   * traffic take memory and time at the end of an interval.
+   */
+  slotOf: Int32Array;
+  touched: Int32Array;
+  nTouched: number;
+  traffic: Float64Array;
   packets: number;
   bytes: number;
   unroutedPackets: number;
@@ -202,10 +208,10 @@ export class ShadowEngine {
         facts: new RouteFactTable({ vnet: v.name }),
         tags: new StaticPrefixTable(v.prefixTags.map((t, i) => ({ prefix: parsePrefix(t.prefix), value: i + 1 }))),
         tagList: v.prefixTags,
-        pin: new Float64Array(1024),
-        bin: new Float64Array(1024),
-        pout: new Float64Array(1024),
-        bout: new Float64Array(1024),
+        slotOf: new Int32Array(1024),
+        touched: new Int32Array(1024),
+        nTouched: 0,
+        traffic: new Float64Array(4 * 1024),
         packets: 0,
         bytes: 0,
         unroutedPackets: 0,
@@ -301,35 +307,47 @@ export class ShadowEngine {
       let session: number;
       let srcRoute: number;
       let dstRoute: number;
-      const slot = cache && view.ipVersion === 4 ? cache.slot(view, v.index) : -1;
-      if (slot >= 0 && cache!.hit(slot, view, v.index)) {
+      const ver = view.ipVersion;
+      const slot = cache === null ? -1 : ver === 4 ? cache.slot(view, v.index) : ver === 6 ? cache.slot6(view, data, v.index) : -1;
+      if (slot >= 0 && (ver === 4 ? cache!.hit(slot, view, v.index) : cache!.hit6(slot, view, data, v.index))) {
         session = cache!.session[slot];
         srcRoute = cache!.srcRoute[slot];
         dstRoute = cache!.dstRoute[slot];
       } else {
         const vc = this.#perVnet[v.index];
         session = vc ? vc.classify(view, data, timeMs) : -1;
-        if (view.ipVersion === 4) {
+        if (vc && (ver === 4 || ver === 6)) {
+          // The classifier keeps the routes it looked up, and looks up the others.
+          srcRoute = vc.lastRoute(v.facts, true);
+          dstRoute = vc.lastRoute(v.facts, false);
+        } else if (ver === 4) {
           srcRoute = v.facts.lookup4(view.src4 >>> 0);
           dstRoute = v.facts.lookup4(view.dst4 >>> 0);
         } else {
           srcRoute = v.facts.lookup6(data, view.src6Offset);
           dstRoute = v.facts.lookup6(data, view.dst6Offset);
         }
-        if (slot >= 0) cache!.store(slot, view, v.index, session, srcRoute, dstRoute);
+        if (slot >= 0) {
+          if (ver === 4) cache!.store(slot, view, v.index, session, srcRoute, dstRoute);
+          else cache!.store6(slot, view, data, v.index, session, srcRoute, dstRoute);
+        }
       }
       // Per-prefix traffic, for the PRA.
       v.packets++;
       v.bytes += wire;
       if (dstRoute > 0) {
-        if (dstRoute >= v.pin.length) this.#grow(v, dstRoute);
-        v.pin[dstRoute]++;
-        v.bin[dstRoute] += wire;
+        const s = dstRoute < v.slotOf.length ? v.slotOf[dstRoute] : 0;
+        const k = (s === 0 ? this.#slot(v, dstRoute) : s - 1) << 2;
+        const t = v.traffic;
+        t[k]++;
+        t[k + 1] += wire;
       }
       if (srcRoute > 0) {
-        if (srcRoute >= v.pin.length) this.#grow(v, srcRoute);
-        v.pout[srcRoute]++;
-        v.bout[srcRoute] += wire;
+        const s = srcRoute < v.slotOf.length ? v.slotOf[srcRoute] : 0;
+        const k = (s === 0 ? this.#slot(v, srcRoute) : s - 1) << 2;
+        const t = v.traffic;
+        t[k + 2]++;
+        t[k + 3] += wire;
       }
       if (dstRoute <= 0 && srcRoute <= 0) {
         v.unroutedPackets++;
@@ -389,18 +407,27 @@ export class ShadowEngine {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + n;
   }
 
-  #grow(v: VnetState, index: number): void {
-    let n = v.pin.length;
-    while (n <= index) n *= 2;
-    const grow = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(n);
-      b.set(a);
-      return b;
-    };
-    v.pin = grow(v.pin);
-    v.bin = grow(v.bin);
-    v.pout = grow(v.pout);
-    v.bout = grow(v.bout);
+  /** A counter slot for `route`, first seen this interval. */
+  #slot(v: VnetState, route: number): number {
+    if (route >= v.slotOf.length) {
+      let n = Math.max(v.slotOf.length, v.facts.routeGroup.length);
+      while (n <= route) n *= 2;
+      const b = new Int32Array(n);
+      b.set(v.slotOf);
+      v.slotOf = b;
+    }
+    const slot = v.nTouched++;
+    if (slot >= v.touched.length) {
+      const t = new Int32Array(v.touched.length * 2);
+      t.set(v.touched);
+      v.touched = t;
+      const c = new Float64Array(v.traffic.length * 2);
+      c.set(v.traffic);
+      v.traffic = c;
+    }
+    v.touched[slot] = route;
+    v.slotOf[route] = slot + 1;
+    return slot;
   }
 
   #commitRoutes(): void {
@@ -418,14 +445,20 @@ export class ShadowEngine {
     const end = v.intervalStart + this.#statsIntervalMs;
     const prefixes: PrefixTraffic[] = [];
     const apps = new Map<string, { app: string; packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number }>();
-    for (let i = 1; i < v.pin.length; i++) {
-      if (v.pin[i] === 0 && v.pout[i] === 0) continue;
+    const t = v.traffic;
+    const n = v.nTouched;
+    // In route order, as a scan of every route would give them.
+    const order = v.touched.slice(0, n).sort();
+    for (let j = 0; j < n; j++) {
+      const i = order[j];
+      const k = (v.slotOf[i] - 1) << 2;
+      if (t[k] === 0 && t[k + 2] === 0) continue;
       const route = v.facts.route(i);
       if (!route) continue;
       const tagIdx = route.prefix.afi === 1 ? v.tags.lookup4(readIpv4(route.prefix.address)) : v.tags.lookup6(route.prefix.address, 0);
       const tags = tagIdx > 0 ? v.tagList[tagIdx - 1].tags : undefined;
       const app = tags && typeof tags.app === 'string' ? tags.app : undefined;
-      const entry: PrefixTraffic = { prefix: formatPrefix(route.prefix), packetsIn: v.pin[i], bytesIn: v.bin[i], packetsOut: v.pout[i], bytesOut: v.bout[i] };
+      const entry: PrefixTraffic = { prefix: formatPrefix(route.prefix), packetsIn: t[k], bytesIn: t[k + 1], packetsOut: t[k + 2], bytesOut: t[k + 3] };
       if (app) entry.app = app;
       if (tags) entry.tags = { ...tags };
       prefixes.push(entry);
@@ -449,10 +482,9 @@ export class ShadowEngine {
       prefixes,
       applications: [...apps.values()],
     };
-    v.pin.fill(0);
-    v.bin.fill(0);
-    v.pout.fill(0);
-    v.bout.fill(0);
+    for (let j = 0; j < n; j++) v.slotOf[order[j]] = 0;
+    v.traffic.fill(0, 0, n * 4);
+    v.nTouched = 0;
     v.packets = v.bytes = v.unroutedPackets = v.unroutedBytes = 0;
     v.intervalStart = Math.floor(nowMs / this.#statsIntervalMs) * this.#statsIntervalMs;
     this.#bus.publish(trafficStatsTopic(v.config.name), msg);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { formatPrefix, parseAddress, parsePrefix, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
-import { RouteFactTable, StaticPrefixTable } from './fact-table.js';
+import { Prefix6Map, RouteFactTable, StaticPrefixTable } from './fact-table.js';
 
 function attrs(over: Partial<RouteAttributes> = {}): RouteAttributes {
   return {
@@ -102,6 +102,49 @@ describe('RouteFactTable longest-prefix match', () => {
       );
     });
   }
+
+  it('IPv4 after a snapshot load (DIR-24-8 built in one pass) matches a brute-force reference, then under changes', () => {
+    const table = new RouteFactTable({ vnet: 'v', dirThreshold: 0 });
+    fc.assert(
+      fc.property(
+        fc.array(arb4Prefix, { minLength: 1, maxLength: 60 }),
+        fc.array(fc.tuple(fc.boolean(), arb4Prefix), { maxLength: 10 }),
+        fc.array(arb4Addr, { minLength: 1, maxLength: 20 }),
+        (snapshot, ops, probes) => {
+          let queries = probes;
+          table.load(
+            snapshot.map((p) => ({ prefix: parsePrefix(p), best: path() })),
+            0,
+          );
+          table.commit();
+          const installed = new Set(snapshot);
+          // Also the last address of every prefix of the snapshot, which only a full fill of its range answers.
+          for (const p of snapshot) {
+            const pre = parsePrefix(p);
+            const last = pre.address.slice();
+            for (let b = pre.length; b < 32; b++) last[b >> 3] |= 0x80 >> (b & 7);
+            queries = [...queries, last];
+          }
+          for (const q of queries) {
+            const got = table.lookup(q);
+            expect(got ? formatPrefix(got.prefix) : undefined).toBe(reference(installed, q));
+          }
+          for (const [add, prefix] of ops) {
+            const target = !add && installed.size > 0 ? [...installed][prefix.length % installed.size] : prefix;
+            table.apply(best(target, add ? path() : null));
+            if (add) installed.add(target);
+            else installed.delete(target);
+          }
+          table.commit();
+          for (const q of queries) {
+            const got = table.lookup(q);
+            expect(got ? formatPrefix(got.prefix) : undefined).toBe(reference(installed, q));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 
   it('IPv6 matches a brute-force reference under inserts and deletes', () => {
     fc.assert(
@@ -239,5 +282,72 @@ describe('StaticPrefixTable', () => {
     expect(['10.1.2.3', '10.2.0.0', '8.8.8.8', '2001:db8::1', '2001:db8::2', '2001:db9::'].map((a) => t.lookup(a))).toEqual([2, 1, 3, 5, 4, -1]);
     expect(t.lookup4(v4('10.1.0.1'))).toBe(2);
     expect(t.size).toBe(5);
+  });
+});
+
+describe('Prefix6Map with many prefix lengths', () => {
+  it('answers the longest match as a scan over every prefix would, across inserts, deletes and lengths under 16', () => {
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const addr = (): Uint8Array => {
+      const a = new Uint8Array(16);
+      a[0] = 0x20;
+      a[1] = rand(4);
+      for (let i = 2; i < 16; i++) a[i] = rand(256);
+      return a;
+    };
+    const map = new Prefix6Map();
+    const live = new Map<string, { a: Uint8Array; len: number; value: number }>();
+    const masked = (a: Uint8Array, len: number): Uint8Array => {
+      const out = new Uint8Array(16);
+      for (let i = 0; i < 16; i++) {
+        const bits = Math.min(8, Math.max(0, len - i * 8));
+        out[i] = a[i] & ((0xff << (8 - bits)) & 0xff);
+      }
+      return out;
+    };
+    const lengths = [3, 8, 14, 16, 20, 24, 29, 32, 36, 40, 44, 48, 56, 64, 96, 127, 128];
+    for (let i = 0; i < 600; i++) {
+      const len = lengths[rand(lengths.length)];
+      const a = masked(addr(), len);
+      map.set(a, len, i);
+      live.set(`${a.join('.')}/${len}`, { a, len, value: i });
+    }
+    const keys = [...live.keys()];
+    for (let i = 0; i < 150; i++) {
+      const k = keys[rand(keys.length)];
+      const e = live.get(k);
+      if (!e) continue;
+      expect(map.delete(e.a, e.len)).toBe(true);
+      live.delete(k);
+    }
+    const entries = [...live.values()];
+    const probe = (a: Uint8Array): number => {
+      let best = -1;
+      let bestLen = -1;
+      for (const e of entries) {
+        if (e.len > bestLen && masked(a, e.len).every((x, i) => x === e.a[i])) {
+          best = e.value;
+          bestLen = e.len;
+        }
+      }
+      return best;
+    };
+    for (let i = 0; i < 400; i++) {
+      // Half the probes inside a known prefix, half anywhere in 2000::/14.
+      const a = addr();
+      if (i % 2 === 0) {
+        const e = entries[rand(entries.length)];
+        for (let b = 0; b < e.len; b++) {
+          const byte = b >> 3;
+          const m = 0x80 >> (b & 7);
+          a[byte] = (a[byte] & ~m) | (e.a[byte] & m);
+        }
+      }
+      expect(map.lookup(a, 0)).toBe(probe(a));
+    }
   });
 });

@@ -298,6 +298,13 @@ export class Prefix6Map {
   readonly #byLen: (WideKeyMap | undefined)[] = new Array(129);
   readonly #count = new Int32Array(129);
   #lengths = new Int32Array(0);
+  /**
+   * Per value of the first 16 address bits, the prefix lengths that may be
+   * present there (bit l % 32 of word l >> 5, five words per bucket). Set on
+   * insert, cleared only by clear(): a stale bit costs one probe, never a
+   * wrong answer. Allocated once the map holds many lengths.
+   */
+  #lenBits: Int32Array | null = null;
   size = 0;
 
   /** Set `value` for `prefix` (16 address bytes at `address`). */
@@ -316,6 +323,28 @@ export class Prefix6Map {
     if (m.size !== before) {
       this.size++;
       if (this.#count[len]++ === 0) this.#relength();
+      if (this.#lenBits !== null) this.#mark(readWord(address, 0) >>> 16, len);
+      else if (this.#lengths.length > 4 && this.size >= 64) this.#buildLenBits();
+    }
+  }
+
+  #mark(top: number, len: number): void {
+    const bits = this.#lenBits!;
+    const first = len >= 16 ? top : top & ~((1 << (16 - len)) - 1) & 0xffff;
+    const n = len >= 16 ? 1 : 1 << (16 - len);
+    const word = len >> 5;
+    const bit = 1 << (len & 31);
+    for (let b = first; b < first + n; b++) bits[b * 5 + word] |= bit;
+  }
+
+  #buildLenBits(): void {
+    this.#lenBits = new Int32Array(65536 * 5);
+    for (let len = 0; len <= 128; len++) {
+      const m = this.#byLen[len];
+      if (m === undefined || m.size === 0) continue;
+      const keys = m.keys;
+      const vals = m.vals;
+      for (let i = 0; i < vals.length; i++) if (vals[i] !== EMPTY) this.#mark(keys[i * 4] >>> 16, len);
     }
   }
 
@@ -341,8 +370,26 @@ export class Prefix6Map {
 
   /** Value of the longest prefix containing the address whose words are a, b, c, d; or -1. */
   lookupWords(a: number, b: number, c: number, d: number): number {
-    const lengths = this.#lengths;
+    const lb = this.#lenBits;
     const byLen = this.#byLen;
+    if (lb !== null) {
+      const base = (a >>> 16) * 5;
+      for (let w = 4; w >= 0; w--) {
+        let bits = lb[base + w];
+        while (bits !== 0) {
+          const hi = 31 - Math.clz32(bits);
+          bits ^= 1 << hi;
+          const len = (w << 5) | hi;
+          const m = byLen[len];
+          if (m === undefined) continue;
+          const k = len << 2;
+          const v = m.get(a & MASK6[k], b & MASK6[k + 1], c & MASK6[k + 2], d & MASK6[k + 3]);
+          if (v !== EMPTY) return v;
+        }
+      }
+      return EMPTY;
+    }
+    const lengths = this.#lengths;
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i];
       const k = len << 2;
@@ -361,6 +408,7 @@ export class Prefix6Map {
     this.#byLen.fill(undefined);
     this.#count.fill(0);
     this.#lengths = new Int32Array(0);
+    this.#lenBits = null;
     this.size = 0;
   }
 
@@ -483,6 +531,8 @@ export class RouteFactTable {
   routeGroup = new Int32Array(1024);
   /** Clock time (ms) when the current best path of route i was installed. */
   announcedAt = new Float64Array(1024);
+  /** The same two facts side by side, for one memory access per packet: `routeMeta[2i]` = group of route i, `routeMeta[2i + 1]` = its `announcedAt`. */
+  routeMeta = new Float64Array(2048);
   #routeLen = new Uint8Array(1024);
   #routePrefix: (Prefix | undefined)[] = [undefined];
   #routePath: (PathSummary | undefined)[] = [undefined];
@@ -499,6 +549,8 @@ export class RouteFactTable {
   readonly #dirThreshold: number;
   #tbl24: Uint32Array | null = null;
   #tbl8 = new Uint32Array(0);
+  /** True while a snapshot is loaded: the DIR-24-8 is built at the end of the commit. */
+  #bulk = false;
   #freeChunks: number[] = [];
   #nextChunk = 0;
 
@@ -576,10 +628,25 @@ export class RouteFactTable {
     const q = this.#pending;
     if (q.length === 0) return 0;
     this.#pending = [];
+    // A commit that resets the table (a snapshot load) fills the exact maps
+    // first and builds the DIR-24-8 once at the end, instead of per route.
+    const bulk = q.some((c) => c.kind === 'reset');
+    let spare: Uint32Array | null = null;
     for (const c of q) {
       if (c.kind === 'set') this.#set(c.prefix, c.best, c.time);
       else if (c.kind === 'delete') this.#delete(c.prefix);
-      else this.#reset();
+      else {
+        this.#reset();
+        if (bulk) {
+          spare = this.#tbl24 ?? spare;
+          this.#tbl24 = null;
+          this.#bulk = true;
+        }
+      }
+    }
+    if (bulk) {
+      this.#bulk = false;
+      if (this.#routes4 >= this.#dirThreshold) this.#dirBuild(spare);
     }
     this.stats.applied += q.length;
     this.stats.commits++;
@@ -704,11 +771,15 @@ export class RouteFactTable {
       this.routeGroup[existing] = g;
       this.#routePath[existing] = best;
       this.announcedAt[existing] = time;
+      this.routeMeta[existing * 2] = g;
+      this.routeMeta[existing * 2 + 1] = time;
       return;
     }
     const r = this.#allocRoute();
-    this.routeGroup[r] = this.#acquireGroup(best);
+    const g = (this.routeGroup[r] = this.#acquireGroup(best));
     this.announcedAt[r] = time;
+    this.routeMeta[r * 2] = g;
+    this.routeMeta[r * 2 + 1] = time;
     this.#routeLen[r] = prefix.length;
     this.#routePath[r] = best;
     if (v4) {
@@ -716,7 +787,7 @@ export class RouteFactTable {
       this.#exact4.set(key4, prefix.length, r);
       this.#routes4++;
       if (this.#tbl24 !== null) this.#dirInsert(key4 >>> 0, prefix.length, r);
-      else if (this.#routes4 >= this.#dirThreshold) this.#dirBuild();
+      else if (this.#routes4 >= this.#dirThreshold && !this.#bulk) this.#dirBuild(null);
     } else {
       this.#routePrefix[r] = { afi: Afi.IPV6, length: prefix.length, address: prefix.address.slice() };
       this.#exact6.set(prefix.address, prefix.length, r);
@@ -779,6 +850,9 @@ export class RouteFactTable {
       const t = new Float64Array(cap);
       t.set(this.announcedAt);
       this.announcedAt = t;
+      const m = new Float64Array(cap * 2);
+      m.set(this.routeMeta);
+      this.routeMeta = m;
       const l = new Uint8Array(cap);
       l.set(this.#routeLen);
       this.#routeLen = l;
@@ -848,15 +922,52 @@ export class RouteFactTable {
 
   // ---- DIR-24-8 ----
 
-  #dirBuild(): void {
-    this.#tbl24 = new Uint32Array(1 << 24);
+  /** Build the DIR-24-8 from every IPv4 route, shortest prefixes first so that each slot is simply overwritten by longer ones. */
+  #dirBuild(reuse: Uint32Array | null): void {
+    let t24: Uint32Array;
+    if (reuse !== null) {
+      t24 = reuse;
+      t24.fill(NO_ROUTE);
+    } else t24 = new Uint32Array(1 << 24);
+    this.#tbl24 = t24;
     this.#tbl8 = new Uint32Array(256 * 64);
     this.#freeChunks = [];
     this.#nextChunk = 0;
-    // Insertion order does not matter: a slot only takes a route longer than the one it holds.
-    for (let r = 1; r < this.#nextRoute; r++) {
+    // Routes by prefix length (counting sort).
+    const lens = this.#routeLen;
+    const count = new Int32Array(34);
+    const n = this.#nextRoute;
+    for (let r = 1; r < n; r++) {
       const p = this.#routePrefix[r];
-      if (p !== undefined && p.afi === Afi.IPV4) this.#dirInsert(readWord(p.address, 0) >>> 0, p.length, r);
+      if (p !== undefined && p.afi === Afi.IPV4) count[lens[r] + 1]++;
+    }
+    for (let l = 1; l < 34; l++) count[l] += count[l - 1];
+    const order = new Int32Array(count[33]);
+    const addrs = new Int32Array(count[33]);
+    for (let r = 1; r < n; r++) {
+      const p = this.#routePrefix[r];
+      if (p === undefined || p.afi !== Afi.IPV4) continue;
+      const at = count[lens[r]]++;
+      order[at] = r;
+      addrs[at] = readWord(p.address, 0);
+    }
+    for (let k = 0; k < order.length; k++) {
+      const r = order[k];
+      const len = lens[r];
+      const addr = addrs[k] >>> 0;
+      if (len <= 24) {
+        const start = addr >>> 8;
+        t24.fill(r, start, start + (1 << (24 - len)));
+        continue;
+      }
+      const i = addr >>> 8;
+      let v = t24[i];
+      if (v < CHUNK) {
+        const c = this.#newChunk(v);
+        v = t24[i] = CHUNK + c;
+      }
+      const base = ((v - CHUNK) << 8) | (addr & 0xff);
+      this.#tbl8.fill(r, base, base + (1 << (32 - len)));
     }
   }
 

@@ -32,7 +32,7 @@ export interface PcapFileSourceOptions {
   readonly name?: string;
   /** Virtual network the packets belong to, put on every batch. */
   readonly vnet?: string;
-  /** Bytes read per chunk (default 256 KiB). */
+  /** Bytes read per chunk (default 1 MiB). */
   readonly readSize?: number;
   readonly logger?: Logger;
 }
@@ -65,7 +65,7 @@ export class PcapFileSource implements PacketSource {
     this.#speed = options.speed ?? 1;
     this.#batchSize = options.batchSize ?? 256;
     this.#clock = options.clock ?? new RealClock();
-    this.#readSize = options.readSize ?? 256 * 1024;
+    this.#readSize = options.readSize ?? 1024 * 1024;
     this.#log = options.logger ?? silentLogger();
     this.#vnet = options.vnet;
     if (this.#pace !== 'fast' && this.#pace !== 'recorded')
@@ -192,9 +192,9 @@ export class PcapFileSource implements PacketSource {
             if (this.#stopped) break;
           }
         }
-        if (!batch.push(r.data.subarray(r.offset, r.offset + r.length), r.wireLength, r.tsSec, r.tsNsec)) {
+        if (!batch.pushFrom(r.data, r.offset, r.length, r.wireLength, r.tsSec, r.tsNsec)) {
           await deliver();
-          batch.push(r.data.subarray(r.offset, r.offset + r.length), r.wireLength, r.tsSec, r.tsNsec);
+          batch.pushFrom(r.data, r.offset, r.length, r.wireLength, r.tsSec, r.tsNsec);
         }
         this.stats.packets++;
         this.stats.bytes += r.length;

@@ -95,6 +95,8 @@ export class PcapTarget implements CopyTarget {
   #file: OpenFile | undefined;
   #seq = 0;
   #buf: Uint8Array;
+  /** Buffers whose bytes are on disk, for reuse. */
+  readonly #spare: Uint8Array[] = [];
   #dv: DataView;
   #used = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -339,7 +341,8 @@ export class PcapTarget implements CopyTarget {
   #handOff(): void {
     if (this.#used === 0) return;
     const file = this.#file!;
-    const bytes = this.#buf.subarray(0, this.#used);
+    const buf = this.#buf;
+    const bytes = buf.subarray(0, this.#used);
     this.#pendingBytes += bytes.length;
     this.#enqueue(async () => {
       try {
@@ -350,9 +353,11 @@ export class PcapTarget implements CopyTarget {
         this.#error('write-failed', err, file.path);
       } finally {
         this.#pendingBytes -= bytes.length;
+        // Written: the buffer can take the next copies.
+        if (buf.length === Math.max(this.#bufferBytes, 64) && this.#spare.length < 4) this.#spare.push(buf);
       }
     });
-    this.#buf = new Uint8Array(Math.max(this.#bufferBytes, 64));
+    this.#buf = this.#spare.pop() ?? new Uint8Array(Math.max(this.#bufferBytes, 64));
     this.#dv = new DataView(this.#buf.buffer);
     this.#used = 0;
   }

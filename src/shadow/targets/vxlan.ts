@@ -10,7 +10,8 @@
  * counted in `stats.errors` by errno (`send-econnrefused`, …).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { newTargetStats, type CopyRecord, type CopyTarget, type TargetStats } from '../types.js';
 import { PacketIoError, PacketIoErrorCode } from '../sources/errors.js';
@@ -68,7 +69,16 @@ export class VxlanTarget implements CopyTarget {
         'port',
       );
     const v6 = isIPv6(options.address);
-    this.#socket = createSocket(v6 ? 'udp6' : 'udp4');
+    // An address literal needs no resolver: answer at once instead of one dns.lookup per datagram.
+    const family = isIP(options.address);
+    this.#socket =
+      family === 0
+        ? createSocket(v6 ? 'udp6' : 'udp4')
+        : createSocket({
+            type: v6 ? 'udp6' : 'udp4',
+            lookup: (host: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void) =>
+              host === options.address ? cb(null, host, family) : lookup(host, { family }, cb),
+          });
     this.#socket.on('error', (err) => this.#countError(err));
     this.#bound =
       options.sourcePort === undefined && options.sourceAddress === undefined
@@ -127,7 +137,7 @@ export class VxlanTarget implements CopyTarget {
     this.#queued++;
     this.stats.packets++;
     this.stats.bytes += size;
-    this.#socket.send(d, this.#opts.port, this.#opts.address, (err) => {
+    const done = (err: Error | null): void => {
       this.#queuedBytes -= size;
       this.#queued--;
       if (err) this.#countError(err);
@@ -136,7 +146,8 @@ export class VxlanTarget implements CopyTarget {
         this.#idle = [];
         for (const f of idle) f();
       }
-    });
+    };
+    this.#socket.send(d, this.#opts.port, this.#opts.address, done);
   }
 
   #shed(reason: string): void {
