@@ -6,13 +6,16 @@
 //  3. wall time of an emulated week of the example network with sampled
 //     packet output [≤ 2 minutes].
 // Prints one JSON line.  npm run build && node --expose-gc bench/emulator.mjs [--skip-week]
+// (SHADOWNET_DIST=<folder> node ... runs another build of src/.)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 
-const dist = new URL('../dist/', import.meta.url);
+// SHADOWNET_DIST points at another build (a folder holding the compiled src/), e.g. a private tsc --outDir.
+const dist = process.env.SHADOWNET_DIST ? pathToFileURL(process.env.SHADOWNET_DIST.replace(/\/?$/, '/')) : new URL('../dist/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
 const { SimulatedClock, PacketBatchBuilder } = await load('core/index.js');
 const { parseConfig } = await load('vnet/index.js');
@@ -21,7 +24,7 @@ const { ShadowEngine } = await load('shadow/index.js');
 const { Emulator } = await load('vnet/emulator/emulator.js');
 const { emulate } = await load('cli/commands/emulate.js');
 
-const { values: args } = parseArgs({ options: { 'skip-week': { type: 'boolean', default: false }, seconds: { type: 'string', default: '600' } } });
+const { values: args } = parseArgs({ options: { 'skip-week': { type: 'boolean', default: false }, seconds: { type: 'string', default: '60' } } });
 const demoText = readFileSync(new URL('../examples/demo.yaml', import.meta.url), 'utf8');
 const out = { bench: 'emulator', node: process.version };
 
@@ -97,8 +100,8 @@ function withPorts(doc, base) {
   const before = process.memoryUsage();
   const doc = withPorts(YAML.parse(demoText), 29700);
   const prod = doc.vnets[0];
-  prod.subnets = Array.from({ length: 16 }, (_, i) => ({ name: `s${i}`, cidr: `10.2.${i * 16}.0/20`.replace(/\.(\d+)\.0\/20$/, (m, x) => `.${x}.0/20`) }));
-  prod.subnets = Array.from({ length: 16 }, (_, i) => ({ name: `s${i}`, cidr: `10.${100 + i}.0.0/16` }));
+  // The demo's subnets stay (its nodes name them); sixteen /16s are added for the thousand nodes.
+  prod.subnets.push(...Array.from({ length: 16 }, (_, i) => ({ name: `s${i}`, cidr: `10.${100 + i}.0.0/16` })));
   const hosts = Array.from({ length: 40 }, (_, i) => ({ name: `h${i}` }));
   doc.substrate.hosts.push(...hosts);
   doc.substrate.links.push(...hosts.map((h) => ({ a: h.name, b: 'gw', capacity: '10Gbps' })));

@@ -8,12 +8,12 @@
  * memory. Flows become real packet bytes only when they are exported or
  * shadowed.
  */
-import { parseAddress, parsePrefix, formatAddress, silentLogger, type Clock, type Logger } from '../../core/index.js';
+import { parseAddress, parsePrefix, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
 import type { RoutingInterceptor } from '../../routing/index.js';
 import type { ApplicationConfig, ShadownetConfig, VnetConfig } from '../config.js';
 import { ApplianceFleet } from './appliances.js';
 import { AttackPlan } from './attacks.js';
-import { OverlayForwarder } from './forwarding.js';
+import { OverlayForwarder, type RouteLookupResult } from './forwarding.js';
 import { ScriptRunner, parseOffset } from './script.js';
 import { Substrate } from './topology.js';
 import { appUsage } from './traffic/resources.js';
@@ -101,8 +101,10 @@ export class Emulator {
   readonly #script: ScriptRunner;
   #cursor: number;
   #flowIds = 0;
+  readonly #nextId = (): number => ++this.#flowIds;
   readonly #seed: number;
   #timer: { cancel(): void } | null = null;
+  readonly #subscriptions: { unsubscribe(): void }[] = [];
   readonly #materialize: Materialize;
 
   constructor(opts: EmulatorOptions) {
@@ -117,13 +119,28 @@ export class Emulator {
     this.#materialize = opts.materialize ?? { mode: 'none' };
     this.substrate = new Substrate(opts.config);
     const rii = opts.rii;
+    // Route decisions are cached per (vnet, destination) until the vnet's routing table changes:
+    // every change of the table is published on the bus as a RouteEvent, which empties the cache.
+    const routeCache = new Map<string, Map<string, RouteLookupResult | null>>();
+    for (const v of opts.config.vnets) {
+      const cache = new Map<string, RouteLookupResult | null>();
+      routeCache.set(v.name, cache);
+      this.#subscriptions.push(rii.bus.subscribe(routeEventTopic(v.name), () => cache.clear()));
+    }
     this.#forwarder = new OverlayForwarder({
       config: opts.config,
       substrate: this.substrate,
       lookup: (vnet: string, address: string) => {
+        const cache = routeCache.get(vnet);
+        const hit = cache?.get(address);
+        if (hit !== undefined) return hit;
         const e = rii.rib(vnet).lookup(address);
-        if (!e) return null;
-        return { nextHops: e.ecmp.map((p) => p.attributes.nextHop).filter((h): h is string => h !== null), prefixLength: e.prefix.length };
+        const r = e ? { nextHops: e.ecmp.map((p) => p.attributes.nextHop).filter((h): h is string => h !== null), prefixLength: e.prefix.length } : null;
+        if (cache) {
+          if (cache.size >= 65536) cache.clear();
+          cache.set(address, r);
+        }
+        return r;
       },
     });
     for (const v of opts.config.vnets)
@@ -182,28 +199,30 @@ export class Emulator {
     const stepSeconds = (to - from) / 1000;
     this.substrate.beginStep(stepSeconds);
     const flows: Flow[] = [];
-    const perApp = new Map<AppState, Flow[]>();
+    const perApp: Flow[][] = [];
     for (const a of this.#apps) {
       const f = generateAppFlows(a.app, a.vnet.name, a.clients, a.service, from, to, this.#rng, {
         startMs: this.startMs,
         seed: this.#seed,
-        nextId: () => ++this.#flowIds,
+        nextId: this.#nextId,
       });
-      perApp.set(a, f);
-      for (const x of f) flows.push(x);
+      perApp.push(f);
+      for (let i = 0; i < f.length; i++) flows.push(f[i]);
     }
     const attackFlows = this.attacks.attackFlows(from, to, this.#rng);
     c.attackFlows += attackFlows.length;
     for (const x of attackFlows) flows.push(x);
 
     const delivered: Flow[] = [];
-    for (const f of flows) {
+    const forwarder = this.#forwarder;
+    for (let i = 0; i < flows.length; i++) {
+      const f = flows[i];
       c.flows++;
       const packets = f.packetsToServer + f.packetsToClient;
       const bytes = f.bytesToServer + f.bytesToClient;
       c.packets += packets;
       c.bytes += bytes;
-      const r = this.#forwarder.forward(f);
+      const r = forwarder.forward(f);
       if (!r.ok) {
         c.droppedFlows[r.reason] = (c.droppedFlows[r.reason] ?? 0) + 1;
         c.droppedPackets[r.reason] = (c.droppedPackets[r.reason] ?? 0) + packets;
@@ -211,14 +230,18 @@ export class Emulator {
       }
       delivered.push(f);
     }
-    const linkResult = this.#forwarder.endStep();
-    const capacityDropped = new Set<number>(linkResult.droppedFlowIds);
-    const kept: Flow[] = [];
-    for (const f of delivered) {
-      if (capacityDropped.has(f.id)) {
-        c.droppedFlows.capacity = (c.droppedFlows.capacity ?? 0) + 1;
-        c.droppedPackets.capacity = (c.droppedPackets.capacity ?? 0) + f.packetsToServer + f.packetsToClient;
-      } else kept.push(f);
+    const linkResult = forwarder.endStep();
+    // Most steps drop nothing for capacity: no set to build or consult then.
+    const capacityDropped = linkResult.droppedFlowIds.length > 0 ? new Set<number>(linkResult.droppedFlowIds) : null;
+    let kept = delivered;
+    if (capacityDropped) {
+      kept = [];
+      for (const f of delivered) {
+        if (capacityDropped.has(f.id)) {
+          c.droppedFlows.capacity = (c.droppedFlows.capacity ?? 0) + 1;
+          c.droppedPackets.capacity = (c.droppedPackets.capacity ?? 0) + f.packetsToServer + f.packetsToClient;
+        } else kept.push(f);
+      }
     }
     this.#deliver(kept);
     this.#samples(perApp, capacityDropped, to, stepSeconds);
@@ -247,14 +270,17 @@ export class Emulator {
     for (const x of frames) onFrame(x.frame, x.t, x.flow, x.toServer);
   }
 
-  #samples(perApp: Map<AppState, Flow[]>, dropped: Set<number>, time: number, stepSeconds: number): void {
+  #samples(perApp: readonly Flow[][], dropped: ReadonlySet<number> | null, time: number, stepSeconds: number): void {
     const onSample = this.#opts.onSample;
     if (!onSample) return;
-    for (const [a, flows] of perApp) {
+    for (let k = 0; k < this.#apps.length; k++) {
+      const a = this.#apps[k];
+      const flows = perApp[k];
       let served = 0;
       let bytes = 0;
-      for (const f of flows) {
-        if (dropped.has(f.id)) continue;
+      for (let i = 0; i < flows.length; i++) {
+        const f = flows[i];
+        if (dropped?.has(f.id)) continue;
         served++;
         bytes += f.bytesToServer + f.bytesToClient;
       }
@@ -277,6 +303,7 @@ export class Emulator {
 
   async stop(): Promise<void> {
     this.#timer?.cancel();
+    for (const s of this.#subscriptions.splice(0)) s.unsubscribe();
     this.#script.stop();
     await this.fleet.stop();
   }

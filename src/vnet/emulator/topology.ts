@@ -294,8 +294,15 @@ export class Substrate {
     const charges = step.charges;
     const refused = new Uint8Array(charges.length);
     const contended: number[] = [];
-    for (let i = 0; i < charges.length; i++)
-      if (charges[i].links.some((l) => overloaded[l.index])) contended.push(i);
+    if (overloaded.some((o) => o))
+      for (let i = 0; i < charges.length; i++) {
+        const links = charges[i].links;
+        for (let j = 0; j < links.length; j++)
+          if (overloaded[links[j].index]) {
+            contended.push(i);
+            break;
+          }
+      }
     if (contended.length > 0) {
       const rank = new Float64Array(charges.length);
       for (const i of contended) rank[i] = admissionRank(charges[i].flowId, this.#seed);
@@ -330,9 +337,11 @@ export class Substrate {
         totalPackets += c.packets;
         continue;
       }
-      for (const l of c.links) {
-        carriedBits[l.index] += c.bits;
-        carriedPackets[l.index] += c.packets;
+      const links = c.links;
+      for (let j = 0; j < links.length; j++) {
+        const x = links[j].index;
+        carriedBits[x] += c.bits;
+        carriedPackets[x] += c.packets;
       }
     }
     const links = this.links.map((link, i): LinkStepReport => {

@@ -8,7 +8,7 @@
  */
 import * as dns from '../../../wire/dns.js';
 import * as tls from '../../../wire/tls.js';
-import { createRng, mixSeed, type Rng } from './rng.js';
+import { createRng, mixSeed, mixSeed2, type Rng } from './rng.js';
 
 const enc = new TextEncoder();
 const ascii = (s: string): Uint8Array => enc.encode(s);
@@ -31,7 +31,7 @@ const SSH_CLIENTS = ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13', 'SSH-2.0-OpenSSH_
 const SSH_SERVERS = ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13', 'SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10', 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'];
 
 export function flowShape(seed: number): FlowShape {
-  const r = createRng(mixSeed(seed, 'shape'));
+  const r = createRng(mixSeed2(seed, 'shape'));
   return {
     path: r.pick(PATHS),
     userAgent: r.pick(AGENTS),
@@ -186,7 +186,17 @@ function serverHello(rng: Rng): Uint8Array {
   });
 }
 
-const CLIENT_HELLO_SIZE = (host: string) => clientHello(host, createRng(0)).length;
+const helloSizes = new Map<string, number>();
+/** Bytes of the ClientHello record for `host` (its size depends on the name only). */
+function CLIENT_HELLO_SIZE(host: string): number {
+  let n = helloSizes.get(host);
+  if (n === undefined) {
+    n = clientHello(host, createRng(0)).length;
+    if (helloSizes.size >= 4096) helloSizes.clear();
+    helloSizes.set(host, n);
+  }
+  return n;
+}
 const SERVER_HELLO_SIZE = serverHello(createRng(0)).length;
 
 /** Encrypted application-data records filling exactly `size` bytes (0, or ≥ {@link TLS_MIN_RECORD}). */
@@ -198,7 +208,14 @@ export function tlsRecords(size: number, rng: Rng): Uint8Array {
   let o = 0;
   for (let i = 0; i < n; i++) {
     const len = Math.floor(size / n) + (i < size % n ? 1 : 0);
-    tls.encodeRecord({ contentType: tls.TlsContentType.APPLICATION_DATA, version: tls.TlsVersion.TLS1_2, fragment: rng.bytes(new Uint8Array(len - 5)) }, out, o);
+    // RFC 8446 §5.2: an opaque application_data record, legacy version 0x0303, then the ciphertext.
+    const frag = len - 5;
+    out[o] = tls.TlsContentType.APPLICATION_DATA;
+    out[o + 1] = tls.TlsVersion.TLS1_2 >>> 8;
+    out[o + 2] = tls.TlsVersion.TLS1_2 & 0xff;
+    out[o + 3] = frag >>> 8;
+    out[o + 4] = frag & 0xff;
+    rng.bytes(out.subarray(o + 5, o + len));
     o += len;
   }
   return out;
@@ -280,6 +297,67 @@ export function streamTurns(layout: StreamLayout, shape: FlowShape, host: string
   return turns;
 }
 
+/** Turns and data segments per direction of a TCP conversation (what {@link streamSegments} reports). */
+export interface StreamSegments {
+  turns: number;
+  client: number;
+  server: number;
+}
+
+/**
+ * The number of turns of {@link streamTurns} and the data segments of
+ * `mss` bytes they take per direction, by arithmetic alone (nothing is
+ * built): what a flow's counts need. Writes into and returns `out`.
+ */
+export function streamSegments(layout: StreamLayout, shape: FlowShape, host: string, client: number, server: number, mss: number, out: StreamSegments): StreamSegments {
+  out.turns = 0;
+  out.client = 0;
+  out.server = 0;
+  const add = (toServer: boolean, size: number) => {
+    if (size <= 0) return;
+    out.turns++;
+    if (toServer) out.client += Math.ceil(size / mss);
+    else out.server += Math.ceil(size / mss);
+  };
+  switch (layout) {
+    case 'http':
+    case 'raw':
+      add(true, client);
+      add(false, server);
+      break;
+    case 'tls': {
+      const ch = CLIENT_HELLO_SIZE(host);
+      const restS = server - SERVER_HELLO_SIZE - CCS;
+      const flight = restS - shape.tlsServerFlight >= TLS_MIN_RECORD ? shape.tlsServerFlight : restS;
+      add(true, ch);
+      add(false, SERVER_HELLO_SIZE + CCS + flight);
+      add(true, client - ch);
+      add(false, restS - flight);
+      break;
+    }
+    case 'ssh': {
+      const min = sshMinimum(shape);
+      const ec = client - min.client;
+      const es = server - min.server;
+      const rounds = sshRounds(ec, es);
+      add(true, shape.sshClient.length + 2);
+      add(false, shape.sshServer.length + 2);
+      add(true, SSH_SIZES.kex);
+      add(false, SSH_SIZES.kex);
+      add(true, SSH_SIZES.init);
+      add(false, SSH_SIZES.reply);
+      for (let i = 0; i < rounds; i++) {
+        const c = Math.floor(ec / rounds) + (i < ec % rounds ? 1 : 0);
+        const sv = Math.floor(es / rounds) + (i < es % rounds ? 1 : 0);
+        add(true, i === 0 ? SSH_SIZES.newKeys + c : c);
+        add(false, sv);
+      }
+      break;
+    }
+  }
+  return out;
+}
+
 // ---- SSH (RFC 4253) ----
 
 function sshString(b: Uint8Array): Uint8Array {
@@ -349,12 +427,16 @@ function sshMinimum(shape: FlowShape): { client: number; server: number } {
   };
 }
 
+/** After NEWKEYS everything is encrypted (RFC 4253 §7.3): interactive rounds of opaque bytes. */
+function sshRounds(ec: number, es: number): number {
+  return Math.max(1, Math.min(64, Math.floor(ec / 48), Math.floor(es / 48)));
+}
+
 function sshTurns(shape: FlowShape, client: number, server: number, seed: number, add: (toServer: boolean, size: number, bytes: () => Uint8Array) => void): void {
   const min = sshMinimum(shape);
   const ec = client - min.client;
   const es = server - min.server;
-  // After NEWKEYS everything is encrypted (RFC 4253 §7.3): interactive rounds of opaque bytes.
-  const rounds = Math.max(1, Math.min(64, Math.floor(ec / 48), Math.floor(es / 48)));
+  const rounds = sshRounds(ec, es);
   const part = (total: number, i: number) => Math.floor(total / rounds) + (i < total % rounds ? 1 : 0);
   let f: ReturnType<typeof sshFixed> | undefined;
   const fixed = () => (f ??= sshFixed(shape, seed));
@@ -376,9 +458,21 @@ function sshTurns(shape: FlowShape, client: number, server: number, seed: number
 
 // ---- DNS ----
 
+const nameLengths = new Map<string, number>();
+/** Wire length of a name (cached: flows ask for the same few names again and again). */
+function nameLength(name: string): number {
+  let n = nameLengths.get(name);
+  if (n === undefined) {
+    n = dns.nameEncodingLength(name);
+    if (nameLengths.size >= 4096) nameLengths.clear();
+    nameLengths.set(name, n);
+  }
+  return n;
+}
+
 /** Bytes of a query for `name` with EDNS(0) padding of `padding` bytes. */
 export function dnsQuerySize(name: string, padding = 0): number {
-  return 12 + dns.nameEncodingLength(name) + 4 + 11 + 4 + padding;
+  return 12 + nameLength(name) + 4 + 11 + 4 + padding;
 }
 
 export function dnsQuery(id: number, name: string, type: number, size: number): Uint8Array {
@@ -396,7 +490,7 @@ export function dnsQuery(id: number, name: string, type: number, size: number): 
 
 /** Bytes of an answer for `name` carrying one record whose rdata is `rdata` bytes, with `padding`. */
 export function dnsAnswerSize(name: string, rdata: number, padding = 0): number {
-  const n = dns.nameEncodingLength(name);
+  const n = nameLength(name);
   return 12 + n + 4 + n + 10 + rdata + 11 + 4 + padding;
 }
 

@@ -24,13 +24,9 @@
  */
 import { ShadownetError } from '../../../core/errors.js';
 import { formatAddress, numberToIpv4, parseAddress } from '../../../core/prefix.js';
-import { transportChecksum, writeChecksum } from '../../../wire/checksum.js';
+import { finishChecksum, transportChecksum, writeChecksum } from '../../../wire/checksum.js';
 import * as dnsWire from '../../../wire/dns.js';
-import * as ethernet from '../../../wire/ethernet.js';
-import * as ipv4 from '../../../wire/ipv4.js';
-import * as ipv6 from '../../../wire/ipv6.js';
-import { TcpFlag, encode as encodeTcp } from '../../../wire/tcp.js';
-import { encode as encodeUdp } from '../../../wire/udp.js';
+import { TcpFlag } from '../../../wire/tcp.js';
 import type { Flow, FlowKind, FrameSink } from '../types.js';
 import {
   dnsAnswer,
@@ -39,7 +35,9 @@ import {
   dnsQuerySize,
   flowShape,
   streamMinimum,
+  streamSegments,
   streamTurns,
+  type StreamSegments,
   tunnelLabels,
   txtStrings,
   type StreamLayout,
@@ -107,27 +105,51 @@ const defaultHost = (f: { hostname?: string; server: string }) => f.hostname ?? 
 
 // ---- frame building ----
 
-function macOf(addr: Uint8Array): string {
+/** The MAC of an address: 02:00 then its last four bytes (locally administered). */
+function macBytes(addr: Uint8Array): Uint8Array {
   const b = addr.subarray(addr.length - 4);
-  return `02:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+  return Uint8Array.of(0x02, 0x00, b[0], b[1], b[2], b[3]);
 }
 
 interface Endpoint {
   readonly text: string;
   readonly bytes: Uint8Array;
-  readonly mac: string;
+  readonly mac: Uint8Array;
 }
 
 function endpoint(text: string): Endpoint {
   const bytes = parseAddress(text);
-  return { text, bytes, mac: macOf(bytes) };
+  return { text, bytes, mac: macBytes(bytes) };
 }
 
+// Frames are carved out of shared slabs: one backing store per 1 MiB of frames rather than
+// one per frame. A slab is never reused; it is freed when the last frame on it is.
+const SLAB = 1 << 20;
+let slab = new ArrayBuffer(SLAB);
+let slabUsed = 0;
+function allocFrame(n: number): Uint8Array {
+  if (n > SLAB / 8) return new Uint8Array(n);
+  if (slabUsed + n > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
+/**
+ * Builds a flow's frames: Ethernet, IPv4 or IPv6 and the transport header
+ * written in place from per-direction header templates (the addresses and
+ * MACs are fixed for a flow), then the payload and the transport checksum.
+ */
 class FrameBuilder {
   readonly v6: boolean;
   readonly L: number;
-  private ipId = [0, 0];
+  private readonly ipId: [number, number];
   private readonly flowLabel: number;
+  /** Ethernet + IP header of each direction, [to server, to client], length fields still zero. */
+  private readonly templates: [Uint8Array, Uint8Array];
 
   constructor(
     readonly client: Endpoint,
@@ -139,69 +161,120 @@ class FrameBuilder {
     this.L = linkOverhead(this.v6);
     this.ipId = [rng.int(0x10000), rng.int(0x10000)];
     this.flowLabel = rng.int(0x100000);
+    this.templates = [this.template(client, server), this.template(server, client)];
   }
 
-  /** One frame: `src` → `dst`, transport header `th` bytes written by `write`, then `payload`. */
-  frame(toServer: boolean, proto: number, th: number, write: (buf: Uint8Array, off: number, len: number) => void, payload: Uint8Array, src?: Endpoint, dst?: Endpoint): Uint8Array {
+  private template(s: Endpoint, d: Endpoint): Uint8Array {
+    const t = new Uint8Array(this.L);
+    t.set(d.mac, 0);
+    t.set(s.mac, 6);
+    if (this.v6) {
+      t[12] = 0x86;
+      t[13] = 0xdd;
+      // RFC 8200 §3: version 6, traffic class 0, the flow label; hop limit 64.
+      t[14] = 0x60 | ((this.flowLabel >>> 16) & 0x0f);
+      t[15] = (this.flowLabel >>> 8) & 0xff;
+      t[16] = this.flowLabel & 0xff;
+      t[21] = 64;
+      t.set(s.bytes, 22);
+      t.set(d.bytes, 38);
+    } else {
+      t[12] = 0x08;
+      t[13] = 0x00;
+      t[14] = 0x45; // RFC 791 §3.1: version 4, IHL 5
+      t[22] = 64;
+      t.set(s.bytes, 26);
+      t.set(d.bytes, 30);
+    }
+    return t;
+  }
+
+  /**
+   * One frame with a transport header of `th` bytes (left zero for `write`
+   * to fill) and `payload`; the transport checksum is written last. `src`
+   * and `dst` replace the flow's endpoints (a spoofed source).
+   */
+  private frame(toServer: boolean, proto: number, th: number, payload: Uint8Array, src?: Endpoint, dst?: Endpoint): Uint8Array {
+    const segLen = th + payload.length;
+    const v6 = this.v6;
+    const ipLen = v6 ? 40 : 20;
+    if (v6 ? segLen > 0xffff : 20 + segLen > 0xffff)
+      throw new TrafficError(TrafficErrorCode.INFEASIBLE, v6 ? `an IPv6 packet of ${segLen} payload bytes needs a jumbogram` : `an IPv4 packet of ${20 + segLen} bytes exceeds 65535`);
+    const out = allocFrame(14 + ipLen + segLen);
+    const dir = toServer ? 0 : 1;
+    const custom = src !== undefined || dst !== undefined;
     const s = src ?? (toServer ? this.client : this.server);
     const d = dst ?? (toServer ? this.server : this.client);
-    const segLen = th + payload.length;
-    const ipLen = this.v6 ? 40 : 20;
-    const out = new Uint8Array(14 + ipLen + segLen);
-    ethernet.encode({ destination: d.mac, source: s.mac, tags: [], etherType: this.v6 ? ethernet.EtherType.IPV6 : ethernet.EtherType.IPV4 }, out, 0);
-    const dir = toServer ? 0 : 1;
-    if (this.v6) {
-      if (segLen > 0xffff) throw new TrafficError(TrafficErrorCode.INFEASIBLE, `an IPv6 packet of ${segLen} payload bytes needs a jumbogram`);
-      ipv6.encode({ trafficClass: 0, flowLabel: this.flowLabel, payloadLength: segLen, nextHeader: proto, hopLimit: 64, source: s.text, destination: d.text, extensions: [] }, out, 14);
+    out.set(custom ? this.template(s, d) : this.templates[dir], 0);
+    if (v6) {
+      out[18] = segLen >>> 8;
+      out[19] = segLen & 0xff;
+      out[20] = proto;
     } else {
-      if (20 + segLen > 0xffff) throw new TrafficError(TrafficErrorCode.INFEASIBLE, `an IPv4 packet of ${20 + segLen} bytes exceeds 65535`);
-      ipv4.encode(
-        {
-          dscp: 0,
-          ecn: 0,
-          totalLength: 20 + segLen,
-          identification: this.ipId[dir]++ & 0xffff,
-          reservedFlag: false,
-          dontFragment: proto === TCP,
-          moreFragments: false,
-          fragmentOffset: 0,
-          ttl: 64,
-          protocol: proto,
-          source: s.text,
-          destination: d.text,
-          options: NO_OPTIONS,
-        },
-        out,
-        14,
-      );
+      const total = 20 + segLen;
+      const id = this.ipId[dir]++ & 0xffff;
+      out[16] = total >>> 8;
+      out[17] = total & 0xff;
+      out[18] = id >>> 8;
+      out[19] = id & 0xff;
+      out[20] = proto === TCP ? 0x40 : 0; // DF on TCP
+      out[23] = proto;
+      // RFC 791 §3.1: the header checksum, computed with the field zero.
+      let sum = 0;
+      for (let i = 14; i < 34; i += 2) sum += (out[i] << 8) | out[i + 1];
+      const c = finishChecksum(sum);
+      out[24] = c >>> 8;
+      out[25] = c & 0xff;
     }
     const so = 14 + ipLen;
-    write(out, so, segLen);
     out.set(payload, so + th);
-    writeChecksum(out, so + (proto === TCP ? 16 : 6), transportChecksum(s.bytes, d.bytes, proto, out, so, segLen));
     return out;
   }
 
-  tcp(toServer: boolean, f: { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options?: Uint8Array }, payload: Uint8Array, src?: Endpoint, dst?: Endpoint): Uint8Array {
-    const options = f.options ?? NO_OPTIONS;
-    return this.frame(
-      toServer,
-      TCP,
-      20 + options.length,
-      (buf, off) =>
-        encodeTcp(
-          { sourcePort: f.sport, destinationPort: f.dport, sequence: f.seq >>> 0, acknowledgment: f.ack >>> 0, reserved: 0, flags: f.flags, window: f.window, checksum: 0, urgentPointer: 0, options },
-          buf,
-          off,
-        ),
-      payload,
-      src,
-      dst,
-    );
+  private finish(out: Uint8Array, proto: number, src?: Endpoint, dst?: Endpoint, toServer = true): Uint8Array {
+    const s = src ?? (toServer ? this.client : this.server);
+    const d = dst ?? (toServer ? this.server : this.client);
+    const so = this.L;
+    writeChecksum(out, so + (proto === TCP ? 16 : 6), transportChecksum(s.bytes, d.bytes, proto, out, so, out.length - so));
+    return out;
+  }
+
+  /** A TCP segment (RFC 9293 §3.1), options included in the header. */
+  tcp(toServer: boolean, sport: number, dport: number, seq: number, ack: number, flags: number, window: number, options: Uint8Array, payload: Uint8Array, src?: Endpoint, dst?: Endpoint): Uint8Array {
+    const th = 20 + options.length;
+    const out = this.frame(toServer, TCP, th, payload, src, dst);
+    const o = this.L;
+    out[o] = sport >>> 8;
+    out[o + 1] = sport & 0xff;
+    out[o + 2] = dport >>> 8;
+    out[o + 3] = dport & 0xff;
+    out[o + 4] = seq >>> 24;
+    out[o + 5] = (seq >>> 16) & 0xff;
+    out[o + 6] = (seq >>> 8) & 0xff;
+    out[o + 7] = seq & 0xff;
+    out[o + 8] = ack >>> 24;
+    out[o + 9] = (ack >>> 16) & 0xff;
+    out[o + 10] = (ack >>> 8) & 0xff;
+    out[o + 11] = ack & 0xff;
+    out[o + 12] = (th / 4) << 4;
+    out[o + 13] = flags & 0xff;
+    out[o + 14] = window >>> 8;
+    out[o + 15] = window & 0xff;
+    if (options.length > 0) out.set(options, o + 20);
+    return this.finish(out, TCP, src, dst, toServer);
   }
 
   udp(toServer: boolean, sport: number, dport: number, payload: Uint8Array): Uint8Array {
-    return this.frame(toServer, UDP, 8, (buf, off, len) => encodeUdp({ sourcePort: sport, destinationPort: dport, length: len, checksum: 0 }, buf, off), payload);
+    const out = this.frame(toServer, UDP, 8, payload);
+    const o = this.L;
+    const len = 8 + payload.length;
+    out[o] = sport >>> 8;
+    out[o + 1] = sport & 0xff;
+    out[o + 2] = dport >>> 8;
+    out[o + 3] = dport & 0xff;
+    out[o + 4] = len >>> 8;
+    out[o + 5] = len & 0xff;
+    return this.finish(out, UDP, undefined, undefined, toServer);
   }
 }
 
@@ -221,6 +294,7 @@ interface Out {
 // ---- TCP conversations ----
 
 const TCP_CTRL = { clientPackets: 4, serverPackets: 2, clientExtra: 4, serverExtra: 4 } as const;
+const scratchSegments: StreamSegments = { turns: 0, client: 0, server: 0 };
 
 function segmentsOf(turns: readonly Turn[], v6: boolean): { client: number; server: number } {
   let client = 0;
@@ -238,19 +312,6 @@ function tcpPayload(v6: boolean, packets: number, bytes: number, toServer: boole
   const L = linkOverhead(v6);
   const extra = toServer ? TCP_CTRL.clientExtra : TCP_CTRL.serverExtra;
   return bytes - packets * (L + 20) - extra;
-}
-
-function tcpCounts(v6: boolean, turns: readonly Turn[], client: number, server: number, acksC: number, acksS: number) {
-  const L = linkOverhead(v6);
-  const seg = segmentsOf(turns, v6);
-  const packetsToServer = TCP_CTRL.clientPackets + seg.client + acksC;
-  const packetsToClient = TCP_CTRL.serverPackets + seg.server + acksS;
-  return {
-    packetsToServer,
-    packetsToClient,
-    bytesToServer: packetsToServer * (L + 20) + TCP_CTRL.clientExtra + client,
-    bytesToClient: packetsToClient * (L + 20) + TCP_CTRL.serverExtra + server,
-  };
 }
 
 function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng: Rng): Out[] {
@@ -276,12 +337,13 @@ function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng:
   const out: Out[] = [];
   const nxt = [rng.int(0x100000000), rng.int(0x100000000)]; // [client, server] next sequence numbers
   const win = [64240, 65160];
-  const ports = (toServer: boolean) => (toServer ? { sport: flow.clientPort, dport: flow.serverPort } : { sport: flow.serverPort, dport: flow.clientPort });
-  const send = (toServer: boolean, flags: number, payload: Uint8Array = NO_OPTIONS, options?: Uint8Array) => {
+  const cport = flow.clientPort;
+  const sport = flow.serverPort;
+  const send = (toServer: boolean, flags: number, payload: Uint8Array = NO_OPTIONS, options: Uint8Array = NO_OPTIONS) => {
     const me = toServer ? 0 : 1;
     const seq = nxt[me];
     const ack = flags & TcpFlag.ACK ? nxt[1 - me] : 0;
-    out.push({ toServer, frame: fb.tcp(toServer, { ...ports(toServer), seq, ack, flags, window: win[me], options }, payload) });
+    out.push({ toServer, frame: toServer ? fb.tcp(true, cport, sport, seq, ack, flags, win[0], options, payload) : fb.tcp(false, sport, cport, seq, ack, flags, win[1], options, payload) });
     nxt[me] = (seq + payload.length + (flags & (TcpFlag.SYN | TcpFlag.FIN) ? 1 : 0)) >>> 0;
   };
   // RFC 9293 §3.5: the three-way handshake.
@@ -431,14 +493,14 @@ function materializeScan(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
   const out: Out[] = [];
   const seqs = ports.map(() => rng.int(0x100000000));
   for (let i = 0; i < n; i++) {
-    out.push({ toServer: true, frame: fb.tcp(true, { sport: flow.clientPort, dport: ports[i], seq: seqs[i], ack: 0, flags: TcpFlag.SYN, window: 1024, options: mssOption(fb.v6) }, NO_OPTIONS) });
+    out.push({ toServer: true, frame: fb.tcp(true, flow.clientPort, ports[i], seqs[i] >>> 0, 0, TcpFlag.SYN, 1024, mssOption(fb.v6), NO_OPTIONS) });
     if (i < m) {
       const ack = (seqs[i] + 1) >>> 0;
       // RFC 9293 §3.5.2: a closed port answers a SYN with RST|ACK; an open one with SYN|ACK.
-      const f = i < open
-        ? { sport: ports[i], dport: flow.clientPort, seq: rng.int(0x100000000), ack, flags: TcpFlag.SYN | TcpFlag.ACK, window: 65160, options: mssOption(fb.v6) }
-        : { sport: ports[i], dport: flow.clientPort, seq: 0, ack, flags: TcpFlag.RST | TcpFlag.ACK, window: 0 };
-      out.push({ toServer: false, frame: fb.tcp(false, f, NO_OPTIONS) });
+      const frame = i < open
+        ? fb.tcp(false, ports[i], flow.clientPort, rng.int(0x100000000) >>> 0, ack, TcpFlag.SYN | TcpFlag.ACK, 65160, mssOption(fb.v6), NO_OPTIONS)
+        : fb.tcp(false, ports[i], flow.clientPort, 0, ack, TcpFlag.RST | TcpFlag.ACK, 0, NO_OPTIONS, NO_OPTIONS);
+      out.push({ toServer: false, frame });
     }
   }
   return out;
@@ -470,11 +532,11 @@ function materializeFlood(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
     const attacker: Endpoint = { ...src, mac: fb.client.mac }; // spoofed address, the attacker's own link
     const sport = 1024 + rng.int(64512);
     const seq = rng.int(0x100000000);
-    out.push({ toServer: true, frame: fb.tcp(true, { sport, dport: flow.serverPort, seq, ack: 0, flags: TcpFlag.SYN, window: 512 }, NO_OPTIONS, attacker, fb.server) });
+    out.push({ toServer: true, frame: fb.tcp(true, sport, flow.serverPort, seq >>> 0, 0, TcpFlag.SYN, 512, NO_OPTIONS, NO_OPTIONS, attacker, fb.server) });
     if (i < m)
       out.push({
         toServer: false,
-        frame: fb.tcp(false, { sport: flow.serverPort, dport: sport, seq: rng.int(0x100000000), ack: (seq + 1) >>> 0, flags: TcpFlag.SYN | TcpFlag.ACK, window: 65160, options: mssOption(fb.v6) }, NO_OPTIONS, fb.server, src),
+        frame: fb.tcp(false, flow.serverPort, sport, rng.int(0x100000000) >>> 0, (seq + 1) >>> 0, TcpFlag.SYN | TcpFlag.ACK, 65160, mssOption(fb.v6), NO_OPTIONS, fb.server, src),
       });
   }
   return out;
@@ -587,7 +649,8 @@ export const DEFAULT_FLOW_BYTES: Readonly<Record<FlowKind, number>> = {
 export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
   const v6 = isV6(spec.server);
   const rng = createRng(mixSeed(spec.seed, 'flowFor', kind));
-  const base = {
+  const L = linkOverhead(v6);
+  const withDuration = (packetsToServer: number, packetsToClient: number, bytesToServer: number, bytesToClient: number, protocol: number, ms: number): Flow => ({
     id: spec.id,
     kind,
     vnet: spec.vnet,
@@ -600,13 +663,12 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
     start: spec.start,
     hostname: spec.hostname,
     seed: spec.seed,
-  };
-  const L = linkOverhead(v6);
-  const withDuration = (counts: Omit<Flow, keyof typeof base | 'duration' | 'protocol'>, protocol: number, ms: number): Flow => ({
-    ...base,
     protocol,
     duration: spec.duration ?? Math.max(0, Math.round(ms * 1000) / 1000),
-    ...counts,
+    packetsToServer,
+    packetsToClient,
+    bytesToServer,
+    bytesToClient,
   });
   const layout = layoutOf(kind, spec.serverPort);
   if (layout) {
@@ -614,7 +676,8 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
     const shape = flowShape(spec.seed);
     const min = streamMinimum(layout, shape, host);
     const target = Math.max(0, spec.targetBytes ?? DEFAULT_FLOW_BYTES[kind]);
-    const payload = Math.floor(target * (mss(v6) / (mss(v6) + L + 20)));
+    const m = mss(v6);
+    const payload = Math.floor(target * (m / (m + L + 20)));
     let client: number;
     let server: number;
     switch (kind) {
@@ -639,29 +702,42 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
         client = min.client + rng.int(kind === 'tls' ? 800 : 300);
         server = Math.max(min.server, payload - client);
     }
-    const turns = streamTurns(layout, shape, host, client, server, spec.seed);
-    const seg = segmentsOf(turns, v6);
+    // Counts by arithmetic over the turns' sizes: no bytes are built here. Control packets carry
+    // L+20 bytes plus their extras (see TCP_CTRL), every other packet L+20 plus its payload.
+    const seg = streamSegments(layout, shape, host, client, server, m, scratchSegments);
     // Delayed ACKs (RFC 9293 §3.8.6.3): about one pure ACK for every two segments received.
-    const counts = tcpCounts(v6, turns, client, server, Math.ceil(seg.server / 2), Math.ceil(seg.client / 2));
+    const packetsToServer = TCP_CTRL.clientPackets + seg.client + Math.ceil(seg.server / 2);
+    const packetsToClient = TCP_CTRL.serverPackets + seg.server + Math.ceil(seg.client / 2);
+    const bytesToServer = packetsToServer * (L + 20) + TCP_CTRL.clientExtra + client;
+    const bytesToClient = packetsToClient * (L + 20) + TCP_CTRL.serverExtra + server;
     const rtt = 1 + rng.exp(kind === 'c2-beacon' || kind === 'exfiltration' ? 60 : 15);
     const rate = (20 + rng.int(480)) * 1e6; // bits/s the path gives this connection
-    let ms = rtt * (turns.length + 2) + ((counts.bytesToServer + counts.bytesToClient) * 8 * 1000) / rate;
-    if (kind === 'ssh') ms += turns.length * (200 + rng.exp(1500)); // a person typing
-    return withDuration(counts, TCP, ms);
+    let ms = rtt * (seg.turns + 2) + ((bytesToServer + bytesToClient) * 8 * 1000) / rate;
+    if (kind === 'ssh') ms += seg.turns * (200 + rng.exp(1500)); // a person typing
+    return withDuration(packetsToServer, packetsToClient, bytesToServer, bytesToClient, TCP, ms);
   }
   switch (kind) {
     case 'dns': {
       const host = defaultHost(spec);
       const q = Math.max(1, spec.packets ?? 1);
       const a = Math.max(0, spec.replies ?? q);
-      const mins = dnsMinimums({ packetsToServer: q, packetsToClient: a }, host, v6);
-      const minQ = mins.q.reduce((s, x) => s + x, 0);
-      const minA = mins.a.reduce((s, x) => s + x, 0);
+      // The sizes dnsMinimums gives, summed without building its arrays.
+      const q1 = L + 8 + dnsQuerySize(host);
+      const aA = L + 8 + dnsAnswerSize(host, 4);
+      const aAAAA = L + 8 + dnsAnswerSize(host, 16);
+      let minA = 0;
+      let maxSize = q1;
+      for (let i = 0; i < a; i++) {
+        const size = Math.min(i, q - 1) % 2 === 0 ? aA : aAAAA;
+        minA += size;
+        if (size > maxSize) maxSize = size;
+      }
+      const minQ = q * q1;
       const extra = spec.targetBytes === undefined ? rng.int(40) : Math.max(0, spec.targetBytes - minQ - minA);
-      const cap = (n: number) => n * Math.max(0, 1514 - Math.max(...mins.a, ...mins.q));
+      const cap = (n: number) => n * Math.max(0, 1514 - maxSize);
       const extraQ = Math.min(cap(q), Math.floor(extra / 4));
       const extraA = a === 0 ? 0 : Math.min(cap(a), extra - extraQ);
-      return withDuration({ packetsToServer: q, packetsToClient: a, bytesToServer: minQ + extraQ, bytesToClient: minA + extraA }, UDP, q * (0.5 + rng.exp(12)));
+      return withDuration(q, a, minQ + extraQ, minA + extraA, UDP, q * (0.5 + rng.exp(12)));
     }
     case 'dns-tunnel': {
       const domain = spec.hostname ?? 'tunnel.example';
@@ -674,18 +750,18 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
       const plan = tunnelPlan({ packetsToServer: q, packetsToClient: a, bytesToServer }, domain, v6);
       let bytesToClient = 0;
       for (let i = 0; i < a; i++) bytesToClient += plan.aMin(i) + 100 + rng.int(500);
-      return withDuration({ packetsToServer: q, packetsToClient: a, bytesToServer, bytesToClient }, UDP, q * (20 + rng.exp(200)));
+      return withDuration(q, a, bytesToServer, bytesToClient, UDP, q * (20 + rng.exp(200)));
     }
     case 'port-scan': {
       const n = Math.max(1, spec.packets ?? 100);
       const m = Math.min(n, spec.replies ?? n);
       const open = Math.min(m, 1 + rng.int(3));
-      return withDuration({ packetsToServer: n, packetsToClient: m, bytesToServer: n * (L + 24), bytesToClient: m * (L + 20) + 4 * open }, TCP, n * (0.2 + rng.exp(2)));
+      return withDuration(n, m, n * (L + 24), m * (L + 20) + 4 * open, TCP, n * (0.2 + rng.exp(2)));
     }
     case 'syn-flood': {
       const n = Math.max(1, spec.packets ?? 1000);
       const m = Math.min(n, spec.replies ?? n);
-      return withDuration({ packetsToServer: n, packetsToClient: m, bytesToServer: n * (L + 20), bytesToClient: m * (L + 24) }, TCP, n * 0.1);
+      return withDuration(n, m, n * (L + 20), m * (L + 24), TCP, n * 0.1);
     }
     default:
       throw new TrafficError(TrafficErrorCode.INVALID, `unknown flow kind ${JSON.stringify(kind)}`, spec.id);

@@ -12,7 +12,7 @@
  *   from a generator seeded by (seed, application, day), so the schedule is a
  *   pure function of those.
  */
-import { formatAddress, parsePrefix } from '../../../core/prefix.js';
+import { formatAddress, parsePrefix, type Prefix } from '../../../core/prefix.js';
 import type { ApplicationConfig } from '../../config.js';
 import type { Flow, FlowKind } from '../types.js';
 import { DEFAULT_FLOW_BYTES, flowFor } from './flows.js';
@@ -53,10 +53,32 @@ export function burstWindows(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, da
   return out.sort((a, b) => a[0] - b[0]);
 }
 
+// The schedules of the days last asked for, per (seed, application): rates are read at every arrival.
+const burstCache = new Map<string, Map<number, [number, number][]>>();
+
+function cachedBurstWindows(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, day: number, seed: number): [number, number][] {
+  if (!(app.rhythm.burstsPerDay > 0)) return [];
+  const key = `${seed}\u0000${app.rhythm.burstsPerDay}\u0000${app.name}`;
+  let days = burstCache.get(key);
+  if (!days) {
+    if (burstCache.size >= 1024) burstCache.clear();
+    days = new Map();
+    burstCache.set(key, days);
+  }
+  let w = days.get(day);
+  if (!w) {
+    if (days.size >= 8) days.clear();
+    w = burstWindows(app, day, seed);
+    days.set(day, w);
+  }
+  return w;
+}
+
 /** True when `timeMs` falls inside one of the application's bursts. */
 export function inBurst(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, timeMs: number, seed = 0): boolean {
+  if (!(app.rhythm.burstsPerDay > 0)) return false;
   const day = Math.floor(timeMs / DAY);
-  for (const d of [day, day - 1]) for (const [s, e] of burstWindows(app, d, seed)) if (timeMs >= s && timeMs < e) return true;
+  for (let d = day; d >= day - 1; d--) for (const [s, e] of cachedBurstWindows(app, d, seed)) if (timeMs >= s && timeMs < e) return true;
   return false;
 }
 
@@ -95,9 +117,10 @@ export interface GenerateOptions {
 
 /** A uniformly chosen host address inside a prefix (network and broadcast avoided where there is room). */
 export function randomAddressIn(prefix: string, rng: Rng): string {
-  const p = parsePrefix(prefix, false);
+  const p = parsedPrefix(prefix);
   const len = p.address.length;
-  const out = Uint8Array.from(p.address);
+  const out = len === 4 ? scratch4 : scratch16;
+  out.set(p.address);
   const hostBits = len * 8 - p.length;
   for (let i = 0; i < len; i++) {
     const bitsBefore = i * 8;
@@ -112,7 +135,20 @@ export function randomAddressIn(prefix: string, rng: Rng): string {
     // Retry away from the all-zeros and all-ones host parts when they are possible picks.
     if ((last & hostMask) === 0 || (last & hostMask) === hostMask) out[3] = (last & ~hostMask) | (1 + rng.int(Math.max(1, hostMask - 1)));
   }
-  return formatAddress(out, 0, len === 4 ? 4 : 16);
+  return len === 4 ? `${out[0]}.${out[1]}.${out[2]}.${out[3]}` : formatAddress(out, 0, 16);
+}
+
+const scratch4 = new Uint8Array(4);
+const scratch16 = new Uint8Array(16);
+const prefixCache = new Map<string, Prefix>();
+function parsedPrefix(text: string): Prefix {
+  let p = prefixCache.get(text);
+  if (!p) {
+    p = parsePrefix(text, false);
+    if (prefixCache.size >= 4096) prefixCache.clear();
+    prefixCache.set(text, p);
+  }
+  return p;
 }
 
 /**

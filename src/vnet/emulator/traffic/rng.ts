@@ -24,113 +24,205 @@ export interface Rng {
   fork(): Rng;
 }
 
-function splitmix32(state: number): () => number {
-  let s = state >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
+// splitmix32: the generator that seeds sfc32 (one output per call of the state + golden ratio).
+function splitmixOut(s: number): number {
+  let z = s;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+const FNV_PRIME = 0x01000193;
+
+function fnvNumber(h: number, p: number): number {
+  const lo = p >>> 0;
+  const hi = Math.floor(p / 0x100000000) >>> 0;
+  h = Math.imul(h ^ (lo & 0xff), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ ((lo >>> 8) & 0xff), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ ((lo >>> 16) & 0xff), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ (lo >>> 24), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ (hi & 0xff), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ ((hi >>> 8) & 0xff), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ ((hi >>> 16) & 0xff), FNV_PRIME) >>> 0;
+  h = Math.imul(h ^ (hi >>> 24), FNV_PRIME) >>> 0;
+  return h;
+}
+
+function fnvString(h: number, p: string): number {
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    h = Math.imul(h ^ (c & 0xff), FNV_PRIME) >>> 0;
+    h = Math.imul(h ^ (c >>> 8), FNV_PRIME) >>> 0;
+  }
+  return h;
 }
 
 /** Mix numbers and strings into one 32-bit seed (FNV-1a over the parts, then avalanche). */
 export function mixSeed(...parts: readonly (number | string)[]): number {
   let h = 0x811c9dc5;
-  const add = (byte: number) => {
-    h = Math.imul(h ^ (byte & 0xff), 0x01000193) >>> 0;
-  };
-  for (const p of parts) {
-    if (typeof p === 'number') {
-      const lo = p >>> 0;
-      const hi = Math.floor(p / 0x100000000) >>> 0;
-      for (const w of [lo, hi]) for (let i = 0; i < 4; i++) add(w >>> (8 * i));
-    } else {
-      for (let i = 0; i < p.length; i++) {
-        const c = p.charCodeAt(i);
-        add(c);
-        add(c >>> 8);
-      }
-    }
-    add(0xff);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    h = typeof p === 'number' ? fnvNumber(h, p) : fnvString(h, p);
+    h = Math.imul(h ^ 0xff, FNV_PRIME) >>> 0;
   }
-  return splitmix32(h)();
+  return splitmixOut((h + 0x9e3779b9) >>> 0);
+}
+
+/** {@link mixSeed} of a number and a string, without an argument array (hot paths). */
+export function mixSeed2(n: number, s: string): number {
+  let h = fnvNumber(0x811c9dc5, n);
+  h = Math.imul(h ^ 0xff, FNV_PRIME) >>> 0;
+  h = fnvString(h, s);
+  h = Math.imul(h ^ 0xff, FNV_PRIME) >>> 0;
+  return splitmixOut((h + 0x9e3779b9) >>> 0);
+}
+
+/**
+ * sfc32 with the state in fields: a method call per draw and no closures, so
+ * a generator per flow is cheap.
+ */
+class Sfc32 implements Rng {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  spare = 0;
+  hasSpare = false;
+
+  constructor(seed: number) {
+    let s = mixSeed(seed);
+    s = (s + 0x9e3779b9) >>> 0;
+    this.a = splitmixOut(s);
+    s = (s + 0x9e3779b9) >>> 0;
+    this.b = splitmixOut(s);
+    s = (s + 0x9e3779b9) >>> 0;
+    this.c = splitmixOut(s);
+    s = (s + 0x9e3779b9) >>> 0;
+    this.d = splitmixOut(s);
+    this.skip(12);
+  }
+
+  /** Draw and discard `n` values. */
+  private skip(n: number): void {
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    for (let i = 0; i < n; i++) {
+      const t = (((a + b) >>> 0) + d) >>> 0;
+      d = (d + 1) >>> 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) >>> 0;
+      c = ((((c << 21) | (c >>> 11)) >>> 0) + t) >>> 0;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
+  u32(): number {
+    const a = this.a;
+    const b = this.b;
+    const c = this.c;
+    const d = this.d;
+    const t = (((a + b) >>> 0) + d) >>> 0;
+    this.d = (d + 1) >>> 0;
+    this.a = b ^ (b >>> 9);
+    this.b = (c + (c << 3)) >>> 0;
+    const r = ((c << 21) | (c >>> 11)) >>> 0;
+    this.c = (r + t) >>> 0;
+    return t;
+  }
+
+  next(): number {
+    return this.u32() / 0x100000000;
+  }
+
+  int(n: number): number {
+    if (!(n >= 1)) return 0;
+    if (n <= 0x100000000) return Math.floor((this.u32() / 0x100000000) * n);
+    const hi = this.u32();
+    return Math.floor(((hi * 0x100000000 + this.u32()) / 2 ** 64) * n);
+  }
+
+  exp(mean: number): number {
+    return -Math.log(1 - this.next()) * mean;
+  }
+
+  normal(): number {
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
+    }
+    let u = 0;
+    while (u === 0) u = this.next();
+    const v = this.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    this.hasSpare = true;
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  poisson(mean: number): number {
+    if (!(mean > 0)) return 0;
+    if (mean < 30) {
+      // Knuth: multiply uniforms until the product drops below e^-mean.
+      const limit = Math.exp(-mean);
+      let k = 0;
+      let p = this.next();
+      while (p > limit) {
+        k++;
+        p *= this.next();
+      }
+      return k;
+    }
+    return poissonPtrs(this, mean);
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)];
+  }
+
+  bytes(out: Uint8Array): Uint8Array {
+    // The state lives in locals for the loop: this is where materialized payloads come from.
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    let i = 0;
+    const n = out.length;
+    for (; i + 4 <= n; i += 4) {
+      const v = (((a + b) >>> 0) + d) >>> 0;
+      d = (d + 1) >>> 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) >>> 0;
+      c = ((((c << 21) | (c >>> 11)) >>> 0) + v) >>> 0;
+      out[i] = v;
+      out[i + 1] = v >>> 8;
+      out[i + 2] = v >>> 16;
+      out[i + 3] = v >>> 24;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+    if (i < n) {
+      const v = this.u32();
+      for (let j = 0; i < n; i++, j++) out[i] = v >>> (8 * j);
+    }
+    return out;
+  }
+
+  fork(): Rng {
+    const hi = this.u32();
+    return new Sfc32(hi * 0x100000 + (this.u32() >>> 12));
+  }
 }
 
 /** A generator for `seed` (any number; it is reduced to 32 bits with its high part mixed in). */
 export function createRng(seed: number): Rng {
-  const init = splitmix32(mixSeed(seed));
-  let a = init();
-  let b = init();
-  let c = init();
-  let d = init();
-  const u32 = (): number => {
-    const t = (((a + b) >>> 0) + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = ((c << 21) | (c >>> 11)) >>> 0;
-    c = (c + t) >>> 0;
-    return t;
-  };
-  for (let i = 0; i < 12; i++) u32();
-  let spare: number | undefined;
-  const rng: Rng = {
-    next: () => u32() / 0x100000000,
-    int: (n) => {
-      if (!(n >= 1)) return 0;
-      if (n <= 0x100000000) return Math.floor((u32() / 0x100000000) * n);
-      return Math.floor(((u32() * 0x100000000 + u32()) / 2 ** 64) * n);
-    },
-    exp: (mean) => -Math.log(1 - rng.next()) * mean,
-    normal: () => {
-      if (spare !== undefined) {
-        const s = spare;
-        spare = undefined;
-        return s;
-      }
-      let u = 0;
-      while (u === 0) u = rng.next();
-      const v = rng.next();
-      const r = Math.sqrt(-2 * Math.log(u));
-      spare = r * Math.sin(2 * Math.PI * v);
-      return r * Math.cos(2 * Math.PI * v);
-    },
-    poisson: (mean) => {
-      if (!(mean > 0)) return 0;
-      if (mean < 30) {
-        // Knuth: multiply uniforms until the product drops below e^-mean.
-        const limit = Math.exp(-mean);
-        let k = 0;
-        let p = rng.next();
-        while (p > limit) {
-          k++;
-          p *= rng.next();
-        }
-        return k;
-      }
-      return poissonPtrs(rng, mean);
-    },
-    pick: (items) => items[rng.int(items.length)],
-    bytes: (out) => {
-      let i = 0;
-      for (; i + 4 <= out.length; i += 4) {
-        const v = u32();
-        out[i] = v;
-        out[i + 1] = v >>> 8;
-        out[i + 2] = v >>> 16;
-        out[i + 3] = v >>> 24;
-      }
-      if (i < out.length) {
-        const v = u32();
-        for (let j = 0; i < out.length; i++, j++) out[i] = v >>> (8 * j);
-      }
-      return out;
-    },
-    fork: () => createRng(u32() * 0x100000 + (u32() >>> 12)),
-  };
-  return rng;
+  return new Sfc32(seed);
 }
 
 /** Hörmann's transformed rejection with squeeze (PTRS, 1993), exact for large means. */
