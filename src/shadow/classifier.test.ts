@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimulatedClock, parseAddress, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
+import { SimulatedClock, parseAddress, routeAttributes, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
 import { MirrorSessionSchema, type MirrorSessionConfig } from '../vnet/config.js';
 import { PacketView, dissect } from '../wire/dissect.js';
 import { Classifier } from './classifier.js';
@@ -81,25 +81,7 @@ function classify(c: Classifier, p: Pkt, timeMs = clock.now(), vnet = 'v'): stri
 
 // ---- routes ----
 
-function attrs(over: Partial<RouteAttributes>): RouteAttributes {
-  return {
-    origin: 0,
-    asPath: [],
-    nextHop: null,
-    nextHopLinkLocal: null,
-    med: null,
-    localPref: null,
-    atomicAggregate: false,
-    aggregator: null,
-    communities: [],
-    extendedCommunities: [],
-    largeCommunities: [],
-    originatorId: null,
-    clusterList: [],
-    unknown: [],
-    ...over,
-  };
-}
+const attrs = (over: Partial<RouteAttributes>): RouteAttributes => routeAttributes(over);
 const comm = (hi: number, lo: number) => ((hi << 16) | lo) >>> 0;
 const clock = new SimulatedClock();
 let seq = 0;

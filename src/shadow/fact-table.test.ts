@@ -1,27 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatPrefix, parseAddress, parsePrefix, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
+import { formatPrefix, parseAddress, parsePrefix, routeAttributes, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
 import { Prefix6Map, RouteFactTable, StaticPrefixTable } from './fact-table.js';
 
-function attrs(over: Partial<RouteAttributes> = {}): RouteAttributes {
-  return {
-    origin: 0,
-    asPath: [{ type: 2, asns: [65001] }],
-    nextHop: '192.0.2.1',
-    nextHopLinkLocal: null,
-    med: null,
-    localPref: null,
-    atomicAggregate: false,
-    aggregator: null,
-    communities: [],
-    extendedCommunities: [],
-    largeCommunities: [],
-    originatorId: null,
-    clusterList: [],
-    unknown: [],
-    ...over,
-  };
-}
+const attrs = (over: Partial<RouteAttributes> = {}): RouteAttributes => routeAttributes({ asSequence: [65001], nextHop: '192.0.2.1', ...over });
 
 const A = attrs();
 const path = (a: RouteAttributes = A, peer = '192.0.2.1'): PathSummary => ({ router: 'r1', peer, peerAs: 65001, attributes: a });
