@@ -25,7 +25,7 @@ import {
 import { toRouteAttributes, type DecodeContext, type NlriPrefix, type UpdateMessage } from '../wire/bgp/index.js';
 import { acceptedRanges, type ShadownetConfig, type VnetConfig, type RouterConfig, type PeerConfig } from '../vnet/index.js';
 import { AttributeStore, VnetRib, type LocRibEntry } from './rib/index.js';
-import { BgpSpeaker, type BgpPeer, type PeerSettings } from './session/index.js';
+import { BgpSpeaker, canonicalAddress, type BgpPeer, type PeerSettings } from './session/index.js';
 import { pathToJson, type PathJson, type RouteView } from './view.js';
 import type { MrtRoute } from './mrt/index.js';
 
@@ -110,11 +110,7 @@ interface VnetRuntime {
   topic: string;
 }
 
-const peerKey = (router: string, address: string): string => `${router}|${formatAddressCanonical(address)}`;
-
-function formatAddressCanonical(address: string): string {
-  return Array.from(parseAddress(address)).join('.');
-}
+const peerKey = (router: string, address: string): string => `${router}|${canonicalAddress(address)}`;
 
 /** Rejections are logged at most once per peer per this many ms; every one is counted. */
 const REJECT_LOG_INTERVAL_MS = 10_000;
@@ -493,7 +489,7 @@ export class RoutingInterceptor {
       const key = `${address}|${asn}`;
       let id = peers.get(key);
       if (!id) {
-        id = `${router}|${formatAddressCanonical(address)}|${asn}`;
+        id = `${router}|${canonicalAddress(address)}|${asn}`;
         v.rib.addPeer({ id, router, address, asn, bgpId: bgpId ?? '0.0.0.0', ibgp: false });
         peers.set(key, id);
         summary.peers++;

@@ -3,7 +3,8 @@
  * them. Attributes are rendered in the notation operators use (communities as
  * `65000:100`, AS paths as `65001 65002 {65003,65004}`).
  */
-import { formatAddress, originName, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
+import { originName, type PathSummary, type RouteAttributes, type RouteEvent } from '../core/index.js';
+import { formatAsPath, formatCommunity, formatLargeCommunity } from '../wire/bgp/index.js';
 
 export interface RouteAttributesJson {
   origin: string;
@@ -44,32 +45,12 @@ export interface RouteView {
 
 const SEGMENT_NAMES = { 1: 'set', 2: 'sequence', 3: 'confed-sequence', 4: 'confed-set' } as const;
 
-export function formatAsPathText(attrs: RouteAttributes): string {
-  return attrs.asPath
-    .map((s) => {
-      switch (s.type) {
-        case 1:
-          return `{${s.asns.join(',')}}`;
-        case 3:
-          return `(${s.asns.join(' ')})`;
-        case 4:
-          return `[${s.asns.join(',')}]`;
-        default:
-          return s.asns.join(' ');
-      }
-    })
-    .filter((t) => t.length > 0)
-    .join(' ');
-}
-
-export const formatCommunityText = (c: number): string => `${c >>> 16}:${c & 0xffff}`;
-
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 export function attributesToJson(a: RouteAttributes): RouteAttributesJson {
   const out: RouteAttributesJson = {
     origin: originName(a.origin),
-    asPath: formatAsPathText(a),
+    asPath: formatAsPath(a.asPath),
     asPathSegments: a.asPath.map((s) => ({ type: SEGMENT_NAMES[s.type] ?? 'sequence', asns: [...s.asns] })),
     nextHop: a.nextHop,
   };
@@ -78,9 +59,9 @@ export function attributesToJson(a: RouteAttributes): RouteAttributesJson {
   if (a.localPref !== null) out.localPref = a.localPref;
   if (a.atomicAggregate) out.atomicAggregate = true;
   if (a.aggregator) out.aggregator = { ...a.aggregator };
-  if (a.communities.length) out.communities = a.communities.map(formatCommunityText);
+  if (a.communities.length) out.communities = a.communities.map(formatCommunity);
   if (a.extendedCommunities.length) out.extendedCommunities = [...a.extendedCommunities];
-  if (a.largeCommunities.length) out.largeCommunities = a.largeCommunities.map((l) => `${l[0]}:${l[1]}:${l[2]}`);
+  if (a.largeCommunities.length) out.largeCommunities = a.largeCommunities.map(formatLargeCommunity);
   if (a.originatorId) out.originatorId = a.originatorId;
   if (a.clusterList.length) out.clusterList = [...a.clusterList];
   if (a.unknown.length) out.unknown = a.unknown.map((u) => ({ code: u.code, flags: u.flags, value: hex(u.value) }));
@@ -106,4 +87,3 @@ export function routeEventToJson(e: RouteEvent): Record<string, unknown> {
   }
 }
 
-export { formatAddress };

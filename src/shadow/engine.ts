@@ -17,13 +17,14 @@ import {
   NotFoundError,
   formatPrefix,
   parsePrefix,
-  routeEventTopic,
   silentLogger,
   type Bus,
   type Clock,
   type Logger,
   type PacketBatch,
   type PacketSource,
+  type PathSummary,
+  type Prefix,
   type RouteEvent,
   type Subscription,
 } from '../core/index.js';
@@ -40,7 +41,7 @@ import type { CopyRecord, CopyTarget } from './types.js';
 
 /** What the engine needs from the RII: the current tables, and events on the bus. */
 export interface RoutingView {
-  rib(vnet: string): { entries(): Iterable<{ readonly prefix: import('../core/index.js').Prefix; readonly best: import('../core/index.js').PathSummary }> };
+  rib(vnet: string): { entries(): Iterable<{ readonly prefix: Prefix; readonly best: PathSummary }> };
 }
 
 export interface ShadowEngineOptions {
@@ -601,4 +602,3 @@ function readIpv4(a: Uint8Array): number {
   return ((a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3]) >>> 0;
 }
 
-export { routeEventTopic };

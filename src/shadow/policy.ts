@@ -18,7 +18,7 @@
  *   set membership are evaluated at packet time.
  */
 import { Afi, ShadownetError, parsePrefix, type PathSummary, type Prefix } from '../core/index.js';
-import { formatAsPathText } from '../routing/index.js';
+import { formatAsPath } from '../wire/bgp/index.js';
 import type { MirrorRuleConfig, MirrorSessionConfig, RouteMatchConfig } from '../vnet/config.js';
 import { StaticPrefixTable, canonicalAddress, mask4, readWord, type RouteFactTable } from './fact-table.js';
 import type { IpSetRegistry } from './ipset.js';
@@ -514,7 +514,7 @@ export function pathPredicate(m: RouteMatchConfig, path = 'route'): (p: PathSumm
       const o = originAsOf(p);
       if (o === undefined || !origins.has(o)) return false;
     }
-    if (re && !re.test(formatAsPathText(a))) return false;
+    if (re && !re.test(formatAsPath(a.asPath))) return false;
     if (comms) {
       const ok = a.communities.some((c) => {
         const hi = c >>> 16;

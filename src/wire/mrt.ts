@@ -441,27 +441,22 @@ export function ribSubtype(afi: Afi, safi: 1 | 2, addPath: boolean): number {
   return (afi === Afi.IPV4 ? 2 : 4) + (safi === 2 ? 1 : 0) + (addPath ? 6 : 0);
 }
 
-function bgp4mpShape(subtype: number): { asnBytes: 2 | 4; local: boolean; addPath: boolean } | undefined {
-  switch (subtype) {
-    case 1:
-      return { asnBytes: 2, local: false, addPath: false };
-    case 4:
-      return { asnBytes: 4, local: false, addPath: false };
-    case 6:
-      return { asnBytes: 2, local: true, addPath: false };
-    case 7:
-      return { asnBytes: 4, local: true, addPath: false };
-    case 8:
-      return { asnBytes: 2, local: false, addPath: true };
-    case 9:
-      return { asnBytes: 4, local: false, addPath: true };
-    case 10:
-      return { asnBytes: 2, local: true, addPath: true };
-    case 11:
-      return { asnBytes: 4, local: true, addPath: true };
-    default:
-      return undefined;
-  }
+type Bgp4mpShape = { readonly asnBytes: 2 | 4; readonly local: boolean; readonly addPath: boolean };
+
+/** RFC 6396 §4.4 / RFC 8050 §4: what each BGP4MP message subtype carries (shared, frozen: no object per record). */
+const BGP4MP_SHAPES: Readonly<Record<number, Bgp4mpShape>> = Object.freeze({
+  1: Object.freeze({ asnBytes: 2, local: false, addPath: false }),
+  4: Object.freeze({ asnBytes: 4, local: false, addPath: false }),
+  6: Object.freeze({ asnBytes: 2, local: true, addPath: false }),
+  7: Object.freeze({ asnBytes: 4, local: true, addPath: false }),
+  8: Object.freeze({ asnBytes: 2, local: false, addPath: true }),
+  9: Object.freeze({ asnBytes: 4, local: false, addPath: true }),
+  10: Object.freeze({ asnBytes: 2, local: true, addPath: true }),
+  11: Object.freeze({ asnBytes: 4, local: true, addPath: true }),
+} as Record<number, Bgp4mpShape>);
+
+function bgp4mpShape(subtype: number): Bgp4mpShape | undefined {
+  return BGP4MP_SHAPES[subtype];
 }
 
 /** The BGP4MP subtype for a message with these properties. */

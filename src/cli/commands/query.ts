@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { PeerView, RouteView } from '../../routing/index.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
+import { formatTable } from '../table.js';
 
 export const DEFAULT_API = process.env.SHADOWNET_API ?? 'http://127.0.0.1:8179';
 
@@ -28,12 +29,6 @@ export async function apiGet<T>(base: string, path: string, query: Record<string
   return body as T;
 }
 
-function table(rows: string[][]): string {
-  if (rows.length === 0) return '';
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
-}
-
 export function formatRoutes(routes: RouteView[]): string {
   const rows = [['VNET', 'PREFIX', 'NEXT HOP', 'PEER', 'AS PATH', 'ORIGIN', 'MED', 'LP', 'COMMUNITIES', 'PATHS']];
   for (const r of routes) {
@@ -52,7 +47,7 @@ export function formatRoutes(routes: RouteView[]): string {
       r.ecmp > 1 ? `${r.paths.length} (ecmp ${r.ecmp})` : String(r.paths.length),
     ]);
   }
-  return table(rows);
+  return formatTable(rows);
 }
 
 export function formatPeers(peers: PeerView[]): string {
@@ -61,7 +56,7 @@ export function formatPeers(peers: PeerView[]): string {
     const lastError = (p.session.lastError as string | undefined) ?? '-';
     rows.push([p.vnet, p.router, p.address, String(p.asn), p.state, String(p.prefixes), String(p.routes.rejectedOutOfRange), lastError]);
   }
-  return table(rows);
+  return formatTable(rows);
 }
 
 export function registerQueryCommands(program: Command): void {

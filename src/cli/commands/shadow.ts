@@ -12,6 +12,7 @@ import { RoutingInterceptor } from '../../routing/index.js';
 import { mrtRoutes } from '../../routing/mrt/index.js';
 import { PcapFileSource, PcapTarget, ShadowEngine, type TrafficStatsMessage } from '../../shadow/index.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
+import { formatTable } from '../table.js';
 
 interface ShadowOptions {
   config: string;
@@ -24,11 +25,6 @@ interface ShadowOptions {
   speed: string;
   pcapng?: boolean;
   json?: boolean;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
 export function registerShadowCommand(program: Command): void {
@@ -98,7 +94,7 @@ export function registerShadowCommand(program: Command): void {
       const drops = Object.entries({ ...source.stats.dropped, ...st.engine.dropped }).map(([k, v]) => `${k} ${v}`);
       process.stdout.write(
         `${o.pcap}: ${st.engine.packets} packets (${source.format ?? '?'}), ${drops.length ? `dropped: ${drops.join(', ')}` : 'none dropped'}\n` +
-          table([
+          formatTable([
             ['SESSION', 'PRIORITY', 'TARGET', 'VNI', 'MATCHED', 'COPIED', 'TRUNCATED', 'SAMPLED OUT', 'SHED'],
             ...st.sessions.map((s) => [
               s.name,

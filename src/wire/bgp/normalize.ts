@@ -258,6 +258,7 @@ export function fromRouteAttributes(
 export function formatAsPath(segments: readonly AsPathSegment[]): string {
   const parts: string[] = [];
   for (const s of segments) {
+    if (s.asns.length === 0) continue;
     switch (s.type) {
       case AsPathSegmentType.AS_SEQUENCE:
         parts.push(s.asns.join(' '));
