@@ -24,7 +24,7 @@
 // process (libuv threads and the kernel's share of sends included); `gcShare`
 // is the part of the measured time spent in GC pauses. Prints one JSON line.
 //
-// Run after `npm run build`:  node --expose-gc bench/tse.mjs [--v4 N] [--v6 N] [--seconds S] [--rounds R]
+// Run after `npm run build`:  node --expose-gc bench/tse.mjs [--v4 N] [--v6 N] [--seconds S] [--rounds R] [--only M,…]
 // SHADOWNET_DIST points at another build output folder; TSE_VXLAN_PORT picks the VXLAN port (default 29789).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -48,12 +48,16 @@ const { values: args } = parseArgs({
     v6: { type: 'string', default: '100000' },
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '9' },
+    only: { type: 'string' },
   },
 });
 const N4 = Number(args.v4);
 const N6 = Number(args.v6);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
+// --only classifier,engine,nocache,vxlan,pcap,tcpdump runs those measures alone (e.g. under a profiler).
+const ONLY = args.only === undefined ? null : new Set(args.only.split(','));
+const runs = (name) => ONLY === null || ONLY.has(name);
 const BATCH = 256;
 const UPDATES = 10_000;
 const UPDATES_PER_BATCH = 100;
@@ -460,11 +464,11 @@ const perf = (m) => ({
   gcShare: m.gcShare,
   samples: m.samples,
 });
-const classifierOnly = await classifierAlone();
-const nullWithCache = await engineNullTarget(true, true);
-const nullNoCache = await engineNullTarget(false, false);
-const vxlan = await endToEnd('vxlan');
-const pcap = await endToEnd('pcap');
+const classifierOnly = runs('classifier') ? await classifierAlone() : undefined;
+const nullWithCache = runs('engine') ? await engineNullTarget(true, ONLY === null) : {};
+const nullNoCache = runs('nocache') ? await engineNullTarget(false, false) : {};
+const vxlan = runs('vxlan') ? await endToEnd('vxlan') : undefined;
+const pcap = runs('pcap') ? await endToEnd('pcap') : undefined;
 
 // ---- tcpdump on the same file, with the plain sessions as BPF ----
 
@@ -601,7 +605,7 @@ async function againstTcpdump() {
     dropped,
   };
 }
-const vsTcpdump = await againstTcpdump();
+const vsTcpdump = runs('tcpdump') ? await againstTcpdump() : undefined;
 
 console.log(
   JSON.stringify({

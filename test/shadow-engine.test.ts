@@ -167,6 +167,21 @@ describe('ShadowEngine', () => {
     expect(() => engine.upsertSession({ name: 'x', vnet: 'prod', priority: 3, target: 'nowhere', rules: [{ action: 'accept' }] })).toThrow(/no target named "nowhere"/);
   });
 
+  it("copies unrouted destinations for a noRoute session, but not the network's own addresses", async () => {
+    const { rib, run, copied, engine } = setup(`
+    - { name: unrouted, vnet: prod, priority: 1, target: asc, rules: [{ action: accept, destinationRoute: { noRoute: true } }] }`);
+    engine.start();
+    rib.announce('p1', parsePrefix('203.0.113.0/24'), attrs([65001]));
+    await run([
+      { src: '10.1.0.1', dst: '198.51.100.7' }, // unrouted: copied
+      { src: '10.1.0.1', dst: '203.0.113.7' }, // announced route
+      { src: '198.51.100.7', dst: '10.1.0.1' }, // inside prod's CIDR: local route
+      { src: '2001:db8::1', dst: '2001:db8:5::1' }, // inside prod's IPv6 CIDR
+      { src: '2001:db8::1', dst: '2001:db9::1' }, // unrouted: copied
+    ]);
+    expect(copied()).toBe(2);
+  });
+
   it('publishes per-prefix and per-application traffic each interval', async () => {
     const { rib, run, stats, engine, advance } = setup(`
     - { name: none, vnet: prod, priority: 1, target: asc, rules: [{ action: reject }] }`);
@@ -184,6 +199,9 @@ describe('ShadowEngine', () => {
     expect(checkout).toMatchObject({ app: 'checkout', packetsIn: 3, bytesIn: 3 * 154, packetsOut: 1 });
     expect(m.prefixes.find((p) => p.prefix === '10.1.0.0/16')).toMatchObject({ packetsOut: 3, packetsIn: 0 });
     expect(m.applications).toEqual([{ app: 'checkout', packetsIn: 3, bytesIn: 462, packetsOut: 1, bytesOut: 42 }]);
+    // 10.99.0.1 has no announced route: the network's own CIDR (a local route) counts it, and it is not unrouted.
+    expect(m.prefixes.find((p) => p.prefix === '10.0.0.0/8')).toMatchObject({ packetsIn: 1, packetsOut: 0 });
+    expect(m.unrouted).toEqual({ packets: 0, bytes: 0 });
     // The next interval starts from zero: only the packet sent after the first report counts.
     advance(20);
     await run([{ src: '10.1.0.1', dst: '10.99.0.1', protocol: 'udp' }]);

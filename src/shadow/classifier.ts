@@ -27,7 +27,8 @@
  * - `sourceRoute` / `destinationRoute` look the address up in V's routing
  *   fact table (the best path of the longest matching prefix): `originAs`,
  *   `asPath`, `community`, `largeCommunity`, `peer`, `nextHop` need a route
- *   that carries them; `noRoute: true` needs no route, `false` a route;
+ *   that carries them; `noRoute: true` needs no route, `false` a route
+ *   (V's own CIDRs and subnets are local routes: routed, without facts);
  *   `announcedWithin` needs a route whose best path was installed at most
  *   that long before T (a route installed after T counts as age 0);
  *   `tags` need the address inside a prefix of V's `prefixTags` carrying all

@@ -219,6 +219,13 @@ export class ShadowEngine {
         unroutedBytes: 0,
         intervalStart: -1,
       };
+      // The network's own address space is routed inside it (a provider's local route).
+      const local = new Map<string, ReturnType<typeof parsePrefix>>();
+      for (const c of [...v.cidrs, ...v.subnets.map((s) => s.cidr)]) {
+        const p = parsePrefix(c);
+        local.set(formatPrefix(p), p);
+      }
+      state.facts.setLocal([...local.values()]);
       this.#vnets.push(state);
       this.#vnetByName.set(v.name, state);
       for (const c of v.cidrs) byAddress.push({ prefix: parsePrefix(c), value: index + 1 });

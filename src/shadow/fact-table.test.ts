@@ -333,3 +333,40 @@ describe('Prefix6Map with many prefix lengths', () => {
     }
   });
 });
+
+describe('local routes', () => {
+  for (const dirThreshold of [4096, 0]) {
+    it(`route the network's own prefixes without facts; announced more-specifics win, the exact prefix stays local (dirThreshold ${dirThreshold})`, () => {
+      const t = new RouteFactTable({ vnet: 'v', dirThreshold });
+      const bit = t.acquireCondition('origin-65001', (p) => p.attributes.asPath.some((s) => s.asns.includes(65001)));
+      t.setLocal([parsePrefix('10.0.0.0/16'), parsePrefix('fd00::/48')]);
+      t.apply(best('10.0.5.0/24', path()));
+      t.apply(best('10.0.0.0/16', path()));
+      t.commit();
+      const local = t.lookup('10.0.9.9')!;
+      expect(formatPrefix(local.prefix)).toBe('10.0.0.0/16');
+      expect(t.isLocal(local.index)).toBe(true);
+      expect(t.facts[t.routeGroup[local.index] * t.factWords] & (1 << bit)).toBe(0);
+      expect(t.routeMeta[local.index * 2 + 1]).toBe(0);
+      const announced = t.lookup('10.0.5.1')!;
+      expect(formatPrefix(announced.prefix)).toBe('10.0.5.0/24');
+      expect(t.isLocal(announced.index)).toBe(false);
+      expect(t.facts[t.routeGroup[announced.index] * t.factWords] & (1 << bit)).not.toBe(0);
+      expect(t.isLocal(t.lookup('fd00::1')!.index)).toBe(true);
+      expect(t.lookup('10.1.0.1')).toBeUndefined();
+      expect(t.stats.ignored['local-prefix']).toBe(1);
+      // A withdrawal of the local prefix leaves it; a snapshot load keeps it.
+      t.apply(best('10.0.0.0/16', null));
+      t.load([{ prefix: parsePrefix('192.0.2.0/24'), best: path() }], 5);
+      t.commit();
+      expect(t.isLocal(t.lookup('10.0.9.9')!.index)).toBe(true);
+      expect(t.lookup('10.0.5.1')!.index).toBe(t.lookup('10.0.9.9')!.index);
+      expect(formatPrefix(t.lookup('192.0.2.7')!.prefix)).toBe('192.0.2.0/24');
+      // Replacing the local routes removes the old ones.
+      t.setLocal([parsePrefix('10.1.0.0/16')]);
+      t.commit();
+      expect(t.lookup('10.0.9.9')).toBeUndefined();
+      expect(t.isLocal(t.lookup('10.1.2.3')!.index)).toBe(true);
+    });
+  }
+});

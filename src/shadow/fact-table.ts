@@ -17,7 +17,7 @@
  * attributes, peer and router carries the bitmask of the conditions it meets.
  * Classifying a packet then costs one LPM, one load and one AND.
  */
-import { Afi, formatAddress, parsePrefix, tryParseAddress, type PathSummary, type Prefix, type RouteAttributes, type RouteEvent } from '../core/index.js';
+import { Afi, formatAddress, routeAttributes, parsePrefix, tryParseAddress, type PathSummary, type Prefix, type RouteAttributes, type RouteEvent } from '../core/index.js';
 
 // ---------------------------------------------------------------------------
 // Hash tables keyed by masked prefixes (open addressing, linear probing,
@@ -502,7 +502,21 @@ export interface RouteFactTableStats {
 type PendingChange =
   | { readonly kind: 'set'; readonly prefix: Prefix; readonly best: PathSummary; readonly time: number }
   | { readonly kind: 'delete'; readonly prefix: Prefix }
-  | { readonly kind: 'reset' };
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'local'; readonly prefixes: readonly Prefix[] };
+
+/**
+ * The best path of a local route: the network's own address space, routed
+ * inside the network as a provider's implicit "local" route is. It carries
+ * no attributes, so no routing-fact condition (origin AS, communities, peer,
+ * next hop…) holds for it, and its announce time is 0, so it is never new.
+ */
+export const LOCAL_PATH: PathSummary = Object.freeze({
+  router: 'local',
+  peer: 'local',
+  peerAs: 0,
+  attributes: routeAttributes(),
+});
 
 const CHUNK = 0x80000000;
 const NO_ROUTE = 0;
@@ -521,6 +535,13 @@ const NO_ROUTE = 0;
  *
  * Only the best path of each prefix is kept: a prefix's facts are those of
  * its best path (equal-cost siblings are not consulted).
+ *
+ * Local routes ({@link setLocal}: the network's CIDRs and subnets) make the
+ * network's own addresses routed (`noRoute` does not hold for them) without
+ * any routing fact; as with a provider's local route, an announcement or
+ * withdrawal of exactly a local prefix does not replace it (counted in
+ * `stats.ignored` as `local-prefix`), while more specific announced prefixes
+ * win by longest match.
  */
 export class RouteFactTable {
   readonly vnet: string;
@@ -571,6 +592,7 @@ export class RouteFactTable {
   #condByKey = new Map<string, number>();
 
   #pending: PendingChange[] = [];
+  #local: readonly Prefix[] = [];
 
   constructor(options: RouteFactTableOptions) {
     this.vnet = options.vnet;
@@ -623,6 +645,19 @@ export class RouteFactTable {
     for (const e of entries) this.#pending.push({ kind: 'set', prefix: e.prefix, best: e.best, time });
   }
 
+  /**
+   * Queue the local routes (replacing those set before): the network's own
+   * prefixes, routed without routing facts; see the class documentation.
+   */
+  setLocal(prefixes: readonly Prefix[]): void {
+    this.#pending.push({ kind: 'local', prefixes: prefixes.map((p) => ({ afi: p.afi, length: p.length, address: p.address.slice() })) });
+  }
+
+  /** True when route `index` is a local route. */
+  isLocal(index: number): boolean {
+    return index > 0 && this.#routePath[index] === LOCAL_PATH;
+  }
+
   /** Apply every queued change, in order. Returns the number applied. */
   commit(): number {
     const q = this.#pending;
@@ -635,6 +670,7 @@ export class RouteFactTable {
     for (const c of q) {
       if (c.kind === 'set') this.#set(c.prefix, c.best, c.time);
       else if (c.kind === 'delete') this.#delete(c.prefix);
+      else if (c.kind === 'local') this.#setLocal(c.prefixes);
       else {
         this.#reset();
         if (bulk) {
@@ -756,12 +792,22 @@ export class RouteFactTable {
     this.stats.ignored[reason] = (this.stats.ignored[reason] ?? 0) + 1;
   }
 
-  #set(prefix: Prefix, best: PathSummary, time: number): void {
+  #setLocal(prefixes: readonly Prefix[]): void {
+    for (const p of this.#local) this.#delete(p, true);
+    this.#local = prefixes;
+    for (const p of prefixes) this.#set(p, LOCAL_PATH, 0, true);
+  }
+
+  #set(prefix: Prefix, best: PathSummary, time: number, local = false): void {
     const v4 = prefix.afi === Afi.IPV4;
     const key4 = v4 ? readWord(prefix.address, 0) & mask4(prefix.length) : 0;
     const existing = v4 ? this.#exact4.get(key4, prefix.length) : this.#exact6.get(prefix.address, prefix.length);
     if (existing > 0) {
       const old = this.#routePath[existing]!;
+      if (old === LOCAL_PATH && !local) {
+        this.#ignore('local-prefix');
+        return;
+      }
       if (old.attributes === best.attributes && old.peer === best.peer && old.router === best.router) {
         this.#routePath[existing] = best;
         return;
@@ -795,13 +841,17 @@ export class RouteFactTable {
     }
   }
 
-  #delete(prefix: Prefix): void {
+  #delete(prefix: Prefix, local = false): void {
     const v4 = prefix.afi === Afi.IPV4;
     if (v4) {
       const key4 = readWord(prefix.address, 0) & mask4(prefix.length);
       const r = this.#exact4.get(key4, prefix.length);
       if (r <= 0) {
         this.#ignore('withdraw-unknown-prefix');
+        return;
+      }
+      if ((this.#routePath[r] === LOCAL_PATH) !== local) {
+        this.#ignore('local-prefix');
         return;
       }
       this.#exact4.delete(key4, prefix.length);
@@ -815,6 +865,10 @@ export class RouteFactTable {
       const r = this.#exact6.get(prefix.address, prefix.length);
       if (r <= 0) {
         this.#ignore('withdraw-unknown-prefix');
+        return;
+      }
+      if ((this.#routePath[r] === LOCAL_PATH) !== local) {
+        this.#ignore('local-prefix');
         return;
       }
       this.#exact6.delete(prefix.address, prefix.length);
@@ -836,6 +890,8 @@ export class RouteFactTable {
     this.#nextRoute = 1;
     this.#routes4 = 0;
     this.#routes6 = 0;
+    // A snapshot replaces the announced routes; the local ones stay.
+    for (const p of this.#local) this.#set(p, LOCAL_PATH, 0, true);
   }
 
   #allocRoute(): number {
