@@ -20,6 +20,7 @@ const { Classifier } = await load('shadow/classifier.js');
 const { IpSetRegistry } = await load('shadow/ipset.js');
 const { PacketView, dissect } = await load('wire/dissect.js');
 const { MirrorSessionSchema } = await load('vnet/config.js');
+const { parsePrefix } = await load('core/index.js');
 
 const N4 = Number(process.argv[2] ?? 1_000_000);
 const N6 = Number(process.argv[3] ?? 100_000);
@@ -34,6 +35,8 @@ const PACKETS = w.packets.count;
 const { rand, randInt } = makeRandom(w.seed ^ 0x5bd1e995);
 
 const facts = new RouteFactTable({ vnet: vnet.name });
+// The network's own CIDRs are local routes, as the engine sets them.
+facts.setLocal(vnet.cidrs.map((c) => parsePrefix(c)));
 const loadStart = performance.now();
 facts.load(entries, Date.now() - 3_600_000);
 facts.commit();

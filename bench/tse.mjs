@@ -6,9 +6,12 @@
 // after a warm-up, as the median of one-second samples:
 //   - classification alone: dissect + classifier, no engine; the engine with
 //     a null target (counts only), flow cache on and off;
-//   - end to end: the engine with a VXLAN target (127.0.0.1, an unused port)
-//     and with a pcap target (temp file), awaiting flush() after each batch
-//     as ShadowEngine.run does;
+//   - end to end: the engine with a VXLAN target (to a socket bound on
+//     127.0.0.1 and never read: the kernel's delivery is counted, the
+//     receiving application's work is not), with the native batch sender and
+//     with Node's dgram, and with a pcap target (temp file), awaiting drain()
+//     after each batch as ShadowEngine.run does; and the native sender alone,
+//     for the kernel's cost per datagram;
 //   - a route update burst: 10k best-path changes and withdrawals made
 //     through VnetRib.announce/withdraw, 100 before each batch, against the
 //     same batches without updates;
@@ -28,7 +31,6 @@
 // SHADOWNET_DIST points at another build output folder; TSE_VXLAN_PORT picks the VXLAN port (default 29789).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -55,7 +57,7 @@ const N4 = Number(args.v4);
 const N6 = Number(args.v6);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
-// --only classifier,engine,nocache,vxlan,pcap,tcpdump runs those measures alone (e.g. under a profiler).
+// --only classifier,engine,nocache,vxlan,vxlan-dgram,send,pcap,tcpdump runs those measures alone (e.g. under a profiler).
 const ONLY = args.only === undefined ? null : new Set(args.only.split(','));
 const runs = (name) => ONLY === null || ONLY.has(name);
 const BATCH = 256;
@@ -73,6 +75,8 @@ const { RoutingInterceptor } = await load('routing/index.js');
 const { ShadowEngine, RouteFactTable, Classifier, IpSetRegistry, VxlanTarget, PcapTarget, PcapFileSource } =
   await load('shadow/index.js');
 const { PacketView, dissect } = await load('wire/dissect.js');
+const { udpBatch, udpBatchUnavailableReason } = await load('shadow/targets/udp-batch.js');
+const { parsePrefix } = await load('core/index.js');
 
 const gc = globalThis.gc ?? (() => {});
 // Garbage-collection pauses, summed (the heap holds the RII's 1.1M routes, so major GCs are long).
@@ -270,10 +274,12 @@ const processNext = (engine) => {
   engine.process(b);
   return b.count;
 };
+// As ShadowEngine.run does: wait only while a target holds too much.
 const flushNext = async (engine) => {
   const b = nextBatch();
   engine.process(b);
-  await engine.flush();
+  const wait = engine.drain();
+  if (wait) await wait;
   return b.count;
 };
 const copied = (engine) => () => engine.stats().sessions.reduce((n, s) => n + s.copied, 0);
@@ -287,6 +293,8 @@ const shedOf = (engine) => {
 // (a) classification alone: dissect + classifier over a fact table loaded from the RII.
 async function classifierAlone() {
   const facts = new RouteFactTable({ vnet: vnetName });
+  // The network's own CIDRs are local routes, as the engine sets them.
+  facts.setLocal(vnetConfig.cidrs.map((c) => parsePrefix(c)));
   facts.load(rib.entries(), clock.now());
   facts.commit();
   const ipSets = new IpSetRegistry();
@@ -431,15 +439,20 @@ function updateBurst(engine) {
 // (b) end to end: VXLAN to an unused loopback port, pcap to a temp file.
 async function endToEnd(kind) {
   let target;
-  if (kind === 'vxlan') {
-    await new Promise((res, rej) => {
-      const probe = createSocket('udp4');
-      probe.once('error', (err) =>
-        rej(new Error(`UDP port ${VXLAN_PORT} is in use (set TSE_VXLAN_PORT): ${err.message}`)),
-      );
-      probe.bind(VXLAN_PORT, '127.0.0.1', () => probe.close(res));
-    });
-    target = new VxlanTarget({ name: 't', address: '127.0.0.1', port: VXLAN_PORT });
+  let sinkFd = -1;
+  if (kind === 'vxlan' || kind === 'vxlan-dgram') {
+    // The mirror target: a UDP socket bound on the port and never read, so the
+    // kernel delivers each datagram to it and drops it there once its buffer
+    // is full; the receiving application's work is not counted (a socket
+    // that reads would be, since it would share the cores).
+    const native = udpBatch();
+    if (native === null) throw new Error(`the native sender is not built (${udpBatchUnavailableReason()}): npm run build:native`);
+    try {
+      sinkFd = native.open(4, Uint8Array.of(127, 0, 0, 1), VXLAN_PORT);
+    } catch (err) {
+      throw new Error(`UDP port ${VXLAN_PORT} is in use (set TSE_VXLAN_PORT): ${err.message}`, { cause: err });
+    }
+    target = new VxlanTarget({ name: 't', address: '127.0.0.1', port: VXLAN_PORT, sender: kind === 'vxlan' ? 'batch' : 'dgram' });
   } else target = new PcapTarget({ name: 't', path: join(workDir, 'copies.pcap') });
   const engine = newEngine(w.sessions, target);
   const m = await measure(() => flushNext(engine), { async: true, count: () => target.stats.packets });
@@ -450,11 +463,34 @@ async function endToEnd(kind) {
     errors: { ...target.stats.errors },
   };
   await engine.stop();
+  if (sinkFd >= 0) udpBatch().close(sinkFd);
   if (kind === 'pcap') {
     result.fileMiB = Math.round(statSync(target.files[0]).size / MiB);
     for (const f of target.files) rmSync(f, { force: true });
   }
   return result;
+}
+
+/**
+ * The kernel's share: datagrams of the workload's mean copy size sent to the
+ * same sink with the native sender alone (no engine), per CPU-second.
+ */
+async function sendAlone() {
+  const native = udpBatch();
+  if (native === null) return undefined;
+  const sink = native.open(4, Uint8Array.of(127, 0, 0, 1), VXLAN_PORT);
+  const fd = native.open(4, null, 0);
+  const size = 8 + Math.round(P.bytes / P.count);
+  const n = 256;
+  const data = new Uint8Array(size * n);
+  const offsets = Uint32Array.from({ length: n }, (_, i) => i * size);
+  const lengths = new Uint32Array(n).fill(size);
+  const errors = new Uint32Array(256);
+  const to = Uint8Array.of(127, 0, 0, 1);
+  const m = await measure(() => native.send(fd, 4, to, VXLAN_PORT, data, offsets, lengths, n, errors));
+  native.close(fd);
+  native.close(sink);
+  return { datagramBytes: size, datagramsPerSec: m.pps, datagramsPerCpuSecond: m.ppsPerCpuSecond, usPerDatagram: round(1e6 / m.ppsPerCpuSecond, 2) };
 }
 
 const perf = (m) => ({
@@ -468,6 +504,8 @@ const classifierOnly = runs('classifier') ? await classifierAlone() : undefined;
 const nullWithCache = runs('engine') ? await engineNullTarget(true, ONLY === null) : {};
 const nullNoCache = runs('nocache') ? await engineNullTarget(false, false) : {};
 const vxlan = runs('vxlan') ? await endToEnd('vxlan') : undefined;
+const vxlanDgram = runs('vxlan-dgram') ? await endToEnd('vxlan-dgram') : undefined;
+const sendCost = runs('send') ? await sendAlone() : undefined;
 const pcap = runs('pcap') ? await endToEnd('pcap') : undefined;
 
 // ---- tcpdump on the same file, with the plain sessions as BPF ----
@@ -635,7 +673,8 @@ console.log(
       engineNullTarget: nullWithCache.result,
       engineNullTargetNoFlowCache: nullNoCache.result,
     },
-    endToEnd: { vxlan, pcap },
+    endToEnd: { vxlan, vxlanDgram, pcap },
+    sendAlone: sendCost,
     updateBurst: nullWithCache.burst,
     tcpdump: vsTcpdump,
     memory: { ...mem(), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) },

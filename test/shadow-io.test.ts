@@ -193,11 +193,11 @@ describe.skipIf(!haveTshark || !pcapDir)('capture files and tshark', () => {
 });
 
 describe.skipIf(!haveTshark || !haveTcpdump || !pcapDir)('VXLAN copies on the wire', () => {
-  it('tshark decodes what VxlanTarget sends, from the mirror-target file and from tcpdump', async () => {
-    const port = 24230;
+  for (const [sender, port] of [['batch', 24230], ['dgram', 24231]] as const)
+  it(`tshark decodes what VxlanTarget sends (${sender} sender), from the mirror-target file and from tcpdump`, async () => {
     const src = (await packetsOf(join(pcapDir!, 'http_get.pcap'))).slice(0, 10);
-    const dump = join(tmp, 'vxlan-wire.pcap');
-    const out = join(tmp, 'mirror-target.pcap');
+    const dump = join(tmp, `vxlan-wire-${sender}.pcap`);
+    const out = join(tmp, `mirror-target-${sender}.pcap`);
     const capture = await tcpdumpToFile(dump, `udp port ${port}`);
     const stderr: string[] = [];
     const stdout: string[] = [];
@@ -224,7 +224,7 @@ describe.skipIf(!haveTshark || !haveTcpdump || !pcapDir)('VXLAN copies on the wi
     ]);
     await until(() => stderr.join('').includes('receiving VXLAN'));
 
-    const target = new VxlanTarget({ name: 'aws-like', address: '127.0.0.1', port });
+    const target = new VxlanTarget({ name: 'aws-like', address: '127.0.0.1', port, sender });
     const truncate = (i: number): number => (i % 3 === 0 ? 54 : Infinity);
     src.forEach((p, i) =>
       target.write(record(p, { vni: 4242, length: Math.min(p.bytes.length, truncate(i)) })),

@@ -33,7 +33,7 @@ import { MirrorSessionSchema, type MirrorSessionConfig, type MirrorTargetConfig,
 import { Budgets, shedReasonName, ShedReason } from './budget.js';
 import { Classifier, type VnetClassifier } from './classifier.js';
 import { RouteFactTable, StaticPrefixTable } from './fact-table.js';
-import { FlowCache } from './flow-cache.js';
+import { FLOW_DST_ROUTE, FLOW_SESSION, FLOW_SRC_ROUTE, FLOW_USER0, FLOW_USER1, FlowCache } from './flow-cache.js';
 import { IpSetRegistry } from './ipset.js';
 import { createSampler, type Sampler } from './sampler.js';
 import { BusTarget, PcapTarget, VxlanTarget } from './targets/index.js';
@@ -316,11 +316,12 @@ export class ShadowEngine {
       let srcRoute: number;
       let dstRoute: number;
       const ver = view.ipVersion;
-      const slot = cache === null ? -1 : ver === 4 ? cache.slot(view, v.index) : ver === 6 ? cache.slot6(view, data, v.index) : -1;
-      if (slot >= 0 && (ver === 4 ? cache!.hit(slot, view, v.index) : cache!.hit6(slot, view, data, v.index))) {
-        session = cache!.session[slot];
-        srcRoute = cache!.srcRoute[slot];
-        dstRoute = cache!.dstRoute[slot];
+      let entry = cache === null ? -1 : ver === 4 ? cache.find4(view, v.index) : ver === 6 ? cache.find6(view, data, v.index) : -1;
+      if (entry >= 0) {
+        const e = cache!.entries;
+        session = e[entry + FLOW_SESSION];
+        srcRoute = e[entry + FLOW_SRC_ROUTE];
+        dstRoute = e[entry + FLOW_DST_ROUTE];
       } else {
         const vc = this.#perVnet[v.index];
         session = vc ? vc.classify(view, data, timeMs) : -1;
@@ -335,27 +336,33 @@ export class ShadowEngine {
           srcRoute = v.facts.lookup6(data, view.src6Offset);
           dstRoute = v.facts.lookup6(data, view.dst6Offset);
         }
-        if (slot >= 0) {
-          if (ver === 4) cache!.store(slot, view, v.index, session, srcRoute, dstRoute);
-          else cache!.store6(slot, view, data, v.index, session, srcRoute, dstRoute);
-        }
+        if (cache !== null && (ver === 4 || ver === 6))
+          entry = ver === 4 ? cache.store4(view, v.index, session, srcRoute, dstRoute) : cache.store6(view, data, v.index, session, srcRoute, dstRoute);
       }
-      // Per-prefix traffic, for the PRA.
+      // Per-prefix traffic, for the PRA. The flow's entry keeps the routes' counter slots of this interval (slot + 1).
       v.packets++;
       v.bytes += wire;
       if (dstRoute > 0) {
-        const s = dstRoute < v.slotOf.length ? v.slotOf[dstRoute] : 0;
-        const k = (s === 0 ? this.#slot(v, dstRoute) : s - 1) << 2;
+        let k = entry >= 0 ? cache!.entries[entry + FLOW_USER0] - 1 : -1;
+        if (k < 0) {
+          const s = dstRoute < v.slotOf.length ? v.slotOf[dstRoute] : 0;
+          k = s === 0 ? this.#slot(v, dstRoute) : s - 1;
+          if (entry >= 0) cache!.entries[entry + FLOW_USER0] = k + 1;
+        }
         const t = v.traffic;
-        t[k]++;
-        t[k + 1] += wire;
+        t[k << 2]++;
+        t[(k << 2) + 1] += wire;
       }
       if (srcRoute > 0) {
-        const s = srcRoute < v.slotOf.length ? v.slotOf[srcRoute] : 0;
-        const k = (s === 0 ? this.#slot(v, srcRoute) : s - 1) << 2;
+        let k = entry >= 0 ? cache!.entries[entry + FLOW_USER1] - 1 : -1;
+        if (k < 0) {
+          const s = srcRoute < v.slotOf.length ? v.slotOf[srcRoute] : 0;
+          k = s === 0 ? this.#slot(v, srcRoute) : s - 1;
+          if (entry >= 0) cache!.entries[entry + FLOW_USER1] = k + 1;
+        }
         const t = v.traffic;
-        t[k + 2]++;
-        t[k + 3] += wire;
+        t[(k << 2) + 2]++;
+        t[(k << 2) + 3] += wire;
       }
       if (dstRoute <= 0 && srcRoute <= 0) {
         v.unroutedPackets++;
@@ -393,6 +400,21 @@ export class ShadowEngine {
       c.flowCacheHits = cache.hits;
       c.flowCacheMisses = cache.misses;
     }
+    for (const t of this.#targets.values()) t.endBatch?.();
+  }
+
+  /**
+   * A promise while a target holds more copies than it should let wait (a
+   * source should wait for it before its next batch), else undefined.
+   * {@link run} does this after each batch.
+   */
+  drain(): Promise<void> | undefined {
+    let waits: Promise<void>[] | undefined;
+    for (const t of this.#targets.values()) {
+      const p = t.drain?.();
+      if (p) (waits ??= []).push(p);
+    }
+    return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
   }
 
   /** Push out what targets buffered (end of a batch, or a pause). */
@@ -406,7 +428,8 @@ export class ShadowEngine {
     this.#sources.push(source);
     await source.run(async (batch) => {
       this.process(batch);
-      await this.flush();
+      const wait = this.drain();
+      if (wait) await wait;
     });
     await this.flush();
   }
@@ -493,6 +516,8 @@ export class ShadowEngine {
     for (let j = 0; j < n; j++) v.slotOf[order[j]] = 0;
     v.traffic.fill(0, 0, n * 4);
     v.nTouched = 0;
+    // The flow cache keeps counter slots of the interval that ended.
+    this.#cache?.invalidate();
     v.packets = v.bytes = v.unroutedPackets = v.unroutedBytes = 0;
     v.intervalStart = Math.floor(nowMs / this.#statsIntervalMs) * this.#statsIntervalMs;
     this.#bus.publish(trafficStatsTopic(v.config.name), msg);

@@ -1,153 +1,189 @@
 /**
- * A direct-mapped cache of classification results per flow (IPv4 and IPv6),
- * as the flow caches of hardware mirrors keep them: the first packet of a
- * flow pays for the rules and the two route lookups, the rest pay for one
- * hash probe. Entries carry the epoch they were computed in; the engine bumps
- * the epoch whenever anything a decision depends on changes (routes
- * committed, IP sets replaced, sessions swapped, the clock crossing a second
- * when sessions depend on route age), so a stale decision is never used.
+ * A cache of classification results per flow (IPv4 and IPv6), as the flow
+ * caches of hardware mirrors keep them: the first packet of a flow pays for
+ * the rules and the two route lookups, the rest pay for one hash probe.
+ *
+ * Layout: one 64-byte entry (16 int32) per flow holds the key, the decision
+ * and what the engine derives from it, so a hit reads one cache line. It is
+ * two-way set associative: a flow lives in one of the two entries of its
+ * bucket; a new flow takes the first way and pushes the previous occupant to
+ * the second. Entries carry the epoch they were computed in; the engine
+ * bumps the epoch whenever anything a decision depends on changes (routes
+ * committed, IP sets replaced, sessions swapped, a statistics interval
+ * closed, the clock crossing a second when sessions depend on route age),
+ * so a stale decision is never used.
  */
 import type { PacketView } from '../wire/dissect.js';
 import { readWord } from './fact-table.js';
 
-/** Marks IPv6 entries in `meta`. */
+/** Marks IPv6 entries in the meta word. */
 const V6 = 1 << 30;
 
+/** int32 words per entry. */
+export const FLOW_ENTRY_WORDS = 16;
+// Word offsets inside an entry.
+const EPOCH = 0;
+const META = 1;
+const PORTS = 2;
+const SRC0 = 3;
+const DST0 = 4;
+const SRC1 = 5; // SRC1..SRC3, then DST1..DST3 (IPv6 only)
+const DST1 = 8;
+/** Session index chosen for the flow, or -1. */
+export const FLOW_SESSION = 11;
+/** Route index of the source / destination at that epoch (0: none). */
+export const FLOW_SRC_ROUTE = 12;
+export const FLOW_DST_ROUTE = 13;
+/** Free for the engine: cleared to 0 by `store*`, kept until the entry is replaced. */
+export const FLOW_USER0 = 14;
+export const FLOW_USER1 = 15;
+
 export class FlowCache {
-  readonly #mask: number;
-  readonly #src: Int32Array;
-  readonly #dst: Int32Array;
-  /** Words 1–3 of IPv6 source and destination: `#src6[slot * 3 + k]`. */
-  readonly #src6: Int32Array;
-  readonly #dst6: Int32Array;
-  readonly #ports: Int32Array;
-  /** protocol | vnet index << 8 | V6 */
-  readonly #meta: Int32Array;
-  readonly #epoch: Int32Array;
-  /** Session index (or -1) chosen for the flow. */
-  readonly session: Int32Array;
-  /** Route indexes of the source and destination at that epoch. */
-  readonly srcRoute: Int32Array;
-  readonly dstRoute: Int32Array;
+  readonly #buckets: number;
+  /** The entries: `entries[e + FLOW_SESSION]` for an entry offset `e` returned by `find4`/`find6`/`store4`/`store6`. */
+  readonly entries: Int32Array;
+  /** Offset of the bucket the last missed lookup hashed to. */
+  #missBase = 0;
   epoch = 1;
   hits = 0;
   misses = 0;
 
-  /** 2^sizeLog2 slots (default 2^18: 256k flows in about 10 MiB). */
+  /** 2^sizeLog2 entries (default 2^18: 256k flows in 16 MiB). */
   constructor(sizeLog2 = 18) {
     const n = 1 << sizeLog2;
-    this.#mask = n - 1;
-    this.#src = new Int32Array(n);
-    this.#dst = new Int32Array(n);
-    this.#src6 = new Int32Array(n * 3);
-    this.#dst6 = new Int32Array(n * 3);
-    this.#ports = new Int32Array(n);
-    this.#meta = new Int32Array(n);
-    this.#epoch = new Int32Array(n);
-    this.session = new Int32Array(n);
-    this.srcRoute = new Int32Array(n);
-    this.dstRoute = new Int32Array(n);
+    this.#buckets = n >>> 1;
+    this.entries = new Int32Array(n * FLOW_ENTRY_WORDS);
   }
 
-  /** Slot of the IPv4 packet's flow; `hit` tells whether it holds a current decision. */
-  slot(view: PacketView, vnetIndex: number): number {
+  #bucket(h: number): number {
+    return (h & (this.#buckets - 1)) * (2 * FLOW_ENTRY_WORDS);
+  }
+
+  /**
+   * Entry offset holding this IPv4 packet's flow with a decision of the
+   * current epoch, or -1 (then {@link store4} files the decision).
+   */
+  find4(view: PacketView, vnetIndex: number): number {
     const ports = (view.srcPort << 16) | view.dstPort;
     const meta = view.protocol | (vnetIndex << 8);
-    let h = Math.imul(view.src4 ^ 0x9e3779b9, 0x85ebca6b);
-    h = Math.imul(h ^ view.dst4 ^ (h >>> 13), 0xc2b2ae35);
+    const src = view.src4 | 0;
+    const dst = view.dst4 | 0;
+    let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ dst ^ (h >>> 13), 0xc2b2ae35);
     h = Math.imul(h ^ ports ^ (h >>> 16), 0x27d4eb2f);
     h ^= meta ^ (h >>> 15);
-    return h & this.#mask;
-  }
-
-  /** True when slot `i` holds this IPv4 flow's decision for the current epoch. */
-  hit(i: number, view: PacketView, vnetIndex: number): boolean {
-    if (
-      this.#epoch[i] === this.epoch &&
-      this.#src[i] === (view.src4 | 0) &&
-      this.#dst[i] === (view.dst4 | 0) &&
-      this.#ports[i] === ((view.srcPort << 16) | view.dstPort) &&
-      this.#meta[i] === (view.protocol | (vnetIndex << 8))
-    ) {
-      this.hits++;
-      return true;
+    const b = this.#bucket(h);
+    const e = this.entries;
+    const epoch = this.epoch;
+    for (let w = b; w < b + 2 * FLOW_ENTRY_WORDS; w += FLOW_ENTRY_WORDS) {
+      if (e[w + EPOCH] === epoch && e[w + SRC0] === src && e[w + DST0] === dst && e[w + PORTS] === ports && e[w + META] === meta) {
+        this.hits++;
+        return w;
+      }
     }
+    this.#missBase = b;
     this.misses++;
-    return false;
+    return -1;
   }
 
-  store(i: number, view: PacketView, vnetIndex: number, session: number, srcRoute: number, dstRoute: number): void {
-    this.#epoch[i] = this.epoch;
-    this.#src[i] = view.src4 | 0;
-    this.#dst[i] = view.dst4 | 0;
-    this.#ports[i] = (view.srcPort << 16) | view.dstPort;
-    this.#meta[i] = view.protocol | (vnetIndex << 8);
-    this.session[i] = session;
-    this.srcRoute[i] = srcRoute;
-    this.dstRoute[i] = dstRoute;
+  /** File the decision for the IPv4 flow last missed by {@link find4}; returns its entry offset. */
+  store4(view: PacketView, vnetIndex: number, session: number, srcRoute: number, dstRoute: number): number {
+    const w = this.#claim();
+    const e = this.entries;
+    e[w + EPOCH] = this.epoch;
+    e[w + META] = view.protocol | (vnetIndex << 8);
+    e[w + PORTS] = (view.srcPort << 16) | view.dstPort;
+    e[w + SRC0] = view.src4 | 0;
+    e[w + DST0] = view.dst4 | 0;
+    e[w + FLOW_SESSION] = session;
+    e[w + FLOW_SRC_ROUTE] = srcRoute;
+    e[w + FLOW_DST_ROUTE] = dstRoute;
+    e[w + FLOW_USER0] = 0;
+    e[w + FLOW_USER1] = 0;
+    return w;
   }
 
-  /** Slot of the IPv6 packet's flow (addresses read from `data`). */
-  slot6(view: PacketView, data: Uint8Array, vnetIndex: number): number {
+  /** Same as {@link find4} for an IPv6 packet (addresses read from `data`). */
+  find6(view: PacketView, data: Uint8Array, vnetIndex: number): number {
     const so = view.src6Offset;
     const dof = view.dst6Offset;
     const ports = (view.srcPort << 16) | view.dstPort;
-    let h = Math.imul(readWord(data, so) ^ 0x9e3779b9, 0x85ebca6b);
-    h = Math.imul(h ^ readWord(data, so + 4) ^ (h >>> 13), 0xc2b2ae35);
-    h = Math.imul(h ^ readWord(data, so + 8) ^ (h >>> 16), 0x27d4eb2f);
-    h = Math.imul(h ^ readWord(data, so + 12) ^ (h >>> 15), 0x85ebca6b);
-    h = Math.imul(h ^ readWord(data, dof) ^ (h >>> 13), 0xc2b2ae35);
-    h = Math.imul(h ^ readWord(data, dof + 4) ^ (h >>> 16), 0x27d4eb2f);
-    h = Math.imul(h ^ readWord(data, dof + 8) ^ (h >>> 15), 0x85ebca6b);
-    h = Math.imul(h ^ readWord(data, dof + 12) ^ (h >>> 13), 0xc2b2ae35);
+    const meta = view.protocol | (vnetIndex << 8) | V6;
+    const s0 = readWord(data, so);
+    const s1 = readWord(data, so + 4);
+    const s2 = readWord(data, so + 8);
+    const s3 = readWord(data, so + 12);
+    const d0 = readWord(data, dof);
+    const d1 = readWord(data, dof + 4);
+    const d2 = readWord(data, dof + 8);
+    const d3 = readWord(data, dof + 12);
+    let h = Math.imul(s0 ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ s1 ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ s2 ^ (h >>> 16), 0x27d4eb2f);
+    h = Math.imul(h ^ s3 ^ (h >>> 15), 0x85ebca6b);
+    h = Math.imul(h ^ d0 ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ d1 ^ (h >>> 16), 0x27d4eb2f);
+    h = Math.imul(h ^ d2 ^ (h >>> 15), 0x85ebca6b);
+    h = Math.imul(h ^ d3 ^ (h >>> 13), 0xc2b2ae35);
     h = Math.imul(h ^ ports ^ (h >>> 16), 0x27d4eb2f);
-    h ^= view.protocol ^ (vnetIndex << 8) ^ (h >>> 15);
-    return h & this.#mask;
-  }
-
-  /** True when slot `i` holds this IPv6 flow's decision for the current epoch. */
-  hit6(i: number, view: PacketView, data: Uint8Array, vnetIndex: number): boolean {
-    const so = view.src6Offset;
-    const dof = view.dst6Offset;
-    const k = i * 3;
-    if (
-      this.#epoch[i] === this.epoch &&
-      this.#meta[i] === (view.protocol | (vnetIndex << 8) | V6) &&
-      this.#ports[i] === ((view.srcPort << 16) | view.dstPort) &&
-      this.#src[i] === readWord(data, so) &&
-      this.#dst[i] === readWord(data, dof) &&
-      this.#src6[k] === readWord(data, so + 4) &&
-      this.#src6[k + 1] === readWord(data, so + 8) &&
-      this.#src6[k + 2] === readWord(data, so + 12) &&
-      this.#dst6[k] === readWord(data, dof + 4) &&
-      this.#dst6[k + 1] === readWord(data, dof + 8) &&
-      this.#dst6[k + 2] === readWord(data, dof + 12)
-    ) {
-      this.hits++;
-      return true;
+    h ^= meta ^ (h >>> 15);
+    const b = this.#bucket(h);
+    const e = this.entries;
+    const epoch = this.epoch;
+    for (let w = b; w < b + 2 * FLOW_ENTRY_WORDS; w += FLOW_ENTRY_WORDS) {
+      if (
+        e[w + EPOCH] === epoch &&
+        e[w + META] === meta &&
+        e[w + PORTS] === ports &&
+        e[w + SRC0] === s0 &&
+        e[w + DST0] === d0 &&
+        e[w + SRC1] === s1 &&
+        e[w + SRC1 + 1] === s2 &&
+        e[w + SRC1 + 2] === s3 &&
+        e[w + DST1] === d1 &&
+        e[w + DST1 + 1] === d2 &&
+        e[w + DST1 + 2] === d3
+      ) {
+        this.hits++;
+        return w;
+      }
     }
+    this.#missBase = b;
     this.misses++;
-    return false;
+    return -1;
   }
 
-  store6(i: number, view: PacketView, data: Uint8Array, vnetIndex: number, session: number, srcRoute: number, dstRoute: number): void {
+  /** File the decision for the IPv6 flow last missed by {@link find6}; returns its entry offset. */
+  store6(view: PacketView, data: Uint8Array, vnetIndex: number, session: number, srcRoute: number, dstRoute: number): number {
+    const w = this.#claim();
+    const e = this.entries;
     const so = view.src6Offset;
     const dof = view.dst6Offset;
-    const k = i * 3;
-    this.#epoch[i] = this.epoch;
-    this.#meta[i] = view.protocol | (vnetIndex << 8) | V6;
-    this.#ports[i] = (view.srcPort << 16) | view.dstPort;
-    this.#src[i] = readWord(data, so);
-    this.#dst[i] = readWord(data, dof);
-    this.#src6[k] = readWord(data, so + 4);
-    this.#src6[k + 1] = readWord(data, so + 8);
-    this.#src6[k + 2] = readWord(data, so + 12);
-    this.#dst6[k] = readWord(data, dof + 4);
-    this.#dst6[k + 1] = readWord(data, dof + 8);
-    this.#dst6[k + 2] = readWord(data, dof + 12);
-    this.session[i] = session;
-    this.srcRoute[i] = srcRoute;
-    this.dstRoute[i] = dstRoute;
+    e[w + EPOCH] = this.epoch;
+    e[w + META] = view.protocol | (vnetIndex << 8) | V6;
+    e[w + PORTS] = (view.srcPort << 16) | view.dstPort;
+    e[w + SRC0] = readWord(data, so);
+    e[w + DST0] = readWord(data, dof);
+    e[w + SRC1] = readWord(data, so + 4);
+    e[w + SRC1 + 1] = readWord(data, so + 8);
+    e[w + SRC1 + 2] = readWord(data, so + 12);
+    e[w + DST1] = readWord(data, dof + 4);
+    e[w + DST1 + 1] = readWord(data, dof + 8);
+    e[w + DST1 + 2] = readWord(data, dof + 12);
+    e[w + FLOW_SESSION] = session;
+    e[w + FLOW_SRC_ROUTE] = srcRoute;
+    e[w + FLOW_DST_ROUTE] = dstRoute;
+    e[w + FLOW_USER0] = 0;
+    e[w + FLOW_USER1] = 0;
+    return w;
+  }
+
+  /** The first way of the missed bucket, its current occupant (if any) moved to the second. */
+  #claim(): number {
+    const b = this.#missBase;
+    const e = this.entries;
+    if (e[b + EPOCH] === this.epoch) e.copyWithin(b + FLOW_ENTRY_WORDS, b, b + FLOW_ENTRY_WORDS);
+    return b;
   }
 
   /** Forget every decision (O(1)). */

@@ -45,7 +45,11 @@ export interface CopyTarget {
   readonly kind: 'vxlan' | 'pcap' | 'bus';
   readonly stats: TargetStats;
   write(record: CopyRecord): void;
-  /** Push out anything buffered (end of a batch). */
+  /** The engine finished a batch: send or hand off what is gathered, without waiting. */
+  endBatch?(): void;
+  /** A promise while the target holds more than it should let wait (the engine's source then waits for it), else undefined. */
+  drain?(): Promise<void> | undefined;
+  /** Push out anything buffered; resolves when it has left (on the socket, in the OS's hands). */
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -170,6 +170,11 @@ export class BusTarget implements CopyTarget {
     }
   }
 
+  /** End of an engine batch: the batch's copies go out as one message. */
+  endBatch(): void {
+    this.#publish();
+  }
+
   /** Publish the copies gathered since the last flush as one message. */
   async flush(): Promise<void> {
     this.#publish();

@@ -101,6 +101,8 @@ export class PcapTarget implements CopyTarget {
   #used = 0;
   #chain: Promise<void> = Promise.resolve();
   #pendingBytes = 0;
+  /** When (performance.now()) an end of batch first found copies gathered since the last hand-off; -1: none. */
+  #since = -1;
   #closed = false;
   #loggedErrors = 0;
 
@@ -357,6 +359,7 @@ export class PcapTarget implements CopyTarget {
         if (buf.length === Math.max(this.#bufferBytes, 64) && this.#spare.length < 4) this.#spare.push(buf);
       }
     });
+    this.#since = -1;
     this.#buf = this.#spare.pop() ?? new Uint8Array(Math.max(this.#bufferBytes, 64));
     this.#dv = new DataView(this.#buf.buffer);
     this.#used = 0;
@@ -391,6 +394,22 @@ export class PcapTarget implements CopyTarget {
 
   #enqueue(op: () => Promise<void>): void {
     this.#chain = this.#chain.then(op);
+  }
+
+  /**
+   * End of an engine batch. Copies stay gathered until the buffer is full,
+   * except that a buffer holding copies for a second or more is handed to
+   * the disk, so a slow live stream still reaches the file.
+   */
+  endBatch(): void {
+    if (this.#used === 0) this.#since = -1;
+    else if (this.#since < 0) this.#since = performance.now();
+    else if (performance.now() - this.#since >= 1000) this.#handOff();
+  }
+
+  /** A promise while more than half of `maxPendingBytes` waits for the disk, else undefined. */
+  drain(): Promise<void> | undefined {
+    return this.#pendingBytes > this.#maxPending / 2 ? this.#chain : undefined;
   }
 
   /** Write out everything buffered; resolves when it is on disk (in the OS's hands). */

@@ -162,7 +162,7 @@ describe('VxlanTarget', () => {
     let received = 0;
     rx.on('message', () => received++);
     await new Promise<void>((r) => rx.bind(24220, '127.0.0.1', () => r()));
-    const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port: 24220, maxQueuedBytes: 16 * 1024 });
+    const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port: 24220, maxQueuedBytes: 16 * 1024, sender: 'dgram' });
     for (let i = 0; i < 2000; i++) t.write(copy(i));
     await t.flush();
     expect(t.stats.shed['socket-busy']).toBeGreaterThan(0);
@@ -171,5 +171,36 @@ describe('VxlanTarget', () => {
     expect(received).toBe(t.stats.packets);
     await t.close();
     rx.close();
+  });
+
+  for (const sender of ['batch', 'dgram'] as const)
+    it(`counts refused sends by errno and goes on (${sender} sender)`, async () => {
+      // 127.255.255.255 is the loopback broadcast address: without SO_BROADCAST the kernel refuses with EACCES.
+      const t = new VxlanTarget({ name: 'v', address: '127.255.255.255', port: 24221, sender });
+      for (let i = 0; i < 300; i++) t.write(copy(i));
+      t.endBatch();
+      await t.flush();
+      expect(t.stats.errors['send-eacces']).toBe(300);
+      await t.close();
+    });
+
+  it('sends a batch with the native sender at the end of a batch, in order', async () => {
+    const rx = createSocket('udp4');
+    const got: number[] = [];
+    rx.on('message', (m) => got.push(m[14 + 8]));
+    await new Promise<void>((r) => rx.bind(24222, '127.0.0.1', () => r()));
+    const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port: 24222, sender: 'batch' });
+    for (let i = 0; i < 40; i++) t.write(copy(i));
+    expect(got).toHaveLength(0);
+    t.endBatch();
+    for (let i = 0; i < 100 && got.length < 40; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i & 0xff));
+    expect(t.stats.packets).toBe(40);
+    await t.close();
+    rx.close();
+  });
+
+  it('refuses the batch sender for a host name', () => {
+    expect(() => new VxlanTarget({ name: 'v', address: 'localhost', port: 24223, sender: 'batch' })).toThrow(/address literal/);
   });
 });

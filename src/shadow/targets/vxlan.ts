@@ -5,9 +5,17 @@
  * and cooked captures, see ethernet-framing.ts). An existing mirror target
  * (Suricata, Zeek, a VXLAN-decapsulating NIC) receives it unchanged.
  *
+ * Two ways to send: with the native batch sender (native/udp-batch.c, built
+ * by `npm install`), copies are gathered during a batch and leave with one
+ * sendmmsg(2) per 256 at the end of the batch (`endBatch`) or when the
+ * gathering buffer is full; without it, each copy is one `send` of Node's
+ * dgram. `sender` chooses (default `auto`: the native sender when it is
+ * built and the address is a literal).
+ *
  * `write` never waits: when more than `maxQueuedBytes` are still on their
- * way to the socket, the copy is shed as `socket-busy`. Send failures are
- * counted in `stats.errors` by errno (`send-econnrefused`, …).
+ * way to the socket (dgram), or the socket's buffer is full (native), the
+ * copy is shed as `socket-busy`. Send failures are counted in
+ * `stats.errors` by errno (`send-econnrefused`, …).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns';
@@ -22,6 +30,8 @@ import {
   type EthernetFraming,
 } from './ethernet-framing.js';
 import { VXLAN_FLAG_I, VXLAN_HEADER_LENGTH } from '../../wire/vxlan.js';
+import { parseAddress } from '../../core/prefix.js';
+import { sendErrorReason, udpBatch, udpBatchUnavailableReason, type UdpBatch } from './udp-batch.js';
 
 export interface VxlanTargetOptions {
   readonly name: string;
@@ -35,8 +45,14 @@ export interface VxlanTargetOptions {
   readonly sourceAddress?: string;
   /** Bytes allowed in flight to the socket before copies are shed as `socket-busy` (default 4 MiB). */
   readonly maxQueuedBytes?: number;
+  /** `batch`: the native sendmmsg sender (an error when not built); `dgram`: Node's; `auto` (default): `batch` when available. */
+  readonly sender?: 'auto' | 'batch' | 'dgram';
   readonly logger?: Logger;
 }
+
+/** Datagrams per native send call, and bytes gathered for them. */
+const BATCH_COUNT = 256;
+const BATCH_BYTES = 1 << 20;
 
 /** Largest UDP payload; a bigger copy cannot leave as one datagram. */
 const MAX_DATAGRAM = 65507;
@@ -46,7 +62,18 @@ export class VxlanTarget implements CopyTarget {
   readonly name: string;
   readonly stats: TargetStats = newTargetStats();
   readonly #opts: VxlanTargetOptions;
-  readonly #socket: Socket;
+  readonly #socket: Socket | null = null;
+  // Native batch sender state.
+  readonly #native: UdpBatch | null = null;
+  #fd = -1;
+  readonly #family: 4 | 6 = 4;
+  readonly #destination: Uint8Array = new Uint8Array(0);
+  readonly #bData: Uint8Array = new Uint8Array(0);
+  readonly #bOffsets = new Uint32Array(BATCH_COUNT);
+  readonly #bLengths = new Uint32Array(BATCH_COUNT);
+  readonly #bErrors = new Uint32Array(256);
+  #bCount = 0;
+  #bUsed = 0;
   readonly #maxQueued: number;
   readonly #log: Logger;
   readonly #framing: EthernetFraming = { skip: 0, etherType: -1 };
@@ -71,15 +98,50 @@ export class VxlanTarget implements CopyTarget {
     const v6 = isIPv6(options.address);
     // An address literal needs no resolver: answer at once instead of one dns.lookup per datagram.
     const family = isIP(options.address);
-    this.#socket =
+    const sender = options.sender ?? 'auto';
+    const native = sender === 'dgram' || family === 0 ? null : udpBatch();
+    if (sender === 'batch' && native === null)
+      throw new PacketIoError(
+        PacketIoErrorCode.INVALID_OPTION,
+        family === 0
+          ? `the batch sender needs an address literal, not ${options.address}`
+          : `the native batch sender is not available (${udpBatchUnavailableReason()}); run \`npm run build\``,
+        'sender',
+      );
+    if (native !== null) {
+      this.#native = native;
+      this.#family = v6 ? 6 : 4;
+      this.#destination = parseAddress(options.address);
+      this.#bData = new Uint8Array(BATCH_BYTES);
+      this.#bound = Promise.resolve();
+      const bindAddress = options.sourceAddress === undefined ? null : parseAddress(options.sourceAddress);
+      try {
+        this.#fd = native.open(this.#family, bindAddress, options.sourcePort ?? 0);
+      } catch (err) {
+        this.#bound = Promise.reject(
+          new PacketIoError(
+            PacketIoErrorCode.SOCKET_BIND_FAILED,
+            `cannot send from ${options.sourceAddress ?? 'any'} port ${options.sourcePort ?? 0}: ${(err as Error).message}`,
+            'sourcePort',
+            undefined,
+            { cause: err },
+          ),
+        );
+        this.#bound.catch(() => {});
+        // Still send, from a port of the system's choosing, as the dgram path does after a failed bind.
+        this.#fd = native.open(this.#family, null, 0);
+      }
+      return;
+    }
+    const socket = (this.#socket =
       family === 0
         ? createSocket(v6 ? 'udp6' : 'udp4')
         : createSocket({
             type: v6 ? 'udp6' : 'udp4',
             lookup: (host: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void) =>
               host === options.address ? cb(null, host, family) : lookup(host, { family }, cb),
-          });
-    this.#socket.on('error', (err) => this.#countError(err));
+          }));
+    socket.on('error', (err) => this.#countError(err));
     this.#bound =
       options.sourcePort === undefined && options.sourceAddress === undefined
         ? Promise.resolve()
@@ -94,9 +156,9 @@ export class VxlanTarget implements CopyTarget {
                   { cause: err },
                 ),
               );
-            this.#socket.once('error', onError);
-            this.#socket.bind(options.sourcePort ?? 0, options.sourceAddress, () => {
-              this.#socket.off('error', onError);
+            socket.once('error', onError);
+            socket.bind(options.sourcePort ?? 0, options.sourceAddress, () => {
+              socket.off('error', onError);
               resolve();
             });
           });
@@ -117,22 +179,20 @@ export class VxlanTarget implements CopyTarget {
     const body = record.length - f.skip;
     const size = VXLAN_HEADER_LENGTH + synthetic + body;
     if (size > MAX_DATAGRAM) return this.#shed('too-large');
+    if (this.#native !== null) {
+      if (this.#bCount === BATCH_COUNT || this.#bUsed + size > BATCH_BYTES) this.#sendBatch();
+      const at = this.#bUsed;
+      this.#vxlan(this.#bData, at, record, synthetic, f.skip);
+      this.#bOffsets[this.#bCount] = at;
+      this.#bLengths[this.#bCount++] = size;
+      this.#bUsed = at + size;
+      this.stats.packets++;
+      this.stats.bytes += size;
+      return;
+    }
     if (this.#queuedBytes + size > this.#maxQueued) return this.#shed('socket-busy');
     const d = Buffer.allocUnsafe(size);
-    // RFC 7348 §5: flags with only I set, reserved fields zero.
-    d[0] = VXLAN_FLAG_I;
-    d[1] = 0;
-    d[2] = 0;
-    d[3] = 0;
-    d[4] = (record.vni >>> 16) & 0xff;
-    d[5] = (record.vni >>> 8) & 0xff;
-    d[6] = record.vni & 0xff;
-    d[7] = 0;
-    if (synthetic) writeSyntheticEthernet(d, VXLAN_HEADER_LENGTH, f.etherType);
-    d.set(
-      record.data.subarray(record.offset + f.skip, record.offset + record.length),
-      VXLAN_HEADER_LENGTH + synthetic,
-    );
+    this.#vxlan(d, 0, record, synthetic, f.skip);
     this.#queuedBytes += size;
     this.#queued++;
     this.stats.packets++;
@@ -147,7 +207,54 @@ export class VxlanTarget implements CopyTarget {
         for (const f of idle) f();
       }
     };
-    this.#socket.send(d, this.#opts.port, this.#opts.address, done);
+    this.#socket!.send(d, this.#opts.port, this.#opts.address, done);
+  }
+
+  /** The VXLAN header and the (framed) copy at `d[at]`. */
+  #vxlan(d: Uint8Array, at: number, record: CopyRecord, synthetic: number, skip: number): void {
+    // RFC 7348 §5: flags with only I set, reserved fields zero.
+    d[at] = VXLAN_FLAG_I;
+    d[at + 1] = 0;
+    d[at + 2] = 0;
+    d[at + 3] = 0;
+    d[at + 4] = (record.vni >>> 16) & 0xff;
+    d[at + 5] = (record.vni >>> 8) & 0xff;
+    d[at + 6] = record.vni & 0xff;
+    d[at + 7] = 0;
+    if (synthetic) writeSyntheticEthernet(d, at + VXLAN_HEADER_LENGTH, this.#framing.etherType);
+    d.set(record.data.subarray(record.offset + skip, record.offset + record.length), at + VXLAN_HEADER_LENGTH + synthetic);
+  }
+
+  /** Native sender: send what was gathered; what the full socket buffer refuses is shed as `socket-busy`. */
+  #sendBatch(): void {
+    const n = this.#bCount;
+    if (n === 0 || this.#native === null) return;
+    const handled = this.#native.send(this.#fd, this.#family, this.#destination, this.#opts.port, this.#bData, this.#bOffsets, this.#bLengths, n, this.#bErrors);
+    for (let i = handled; i < n; i++) {
+      this.stats.packets--;
+      this.stats.bytes -= this.#bLengths[i];
+      this.#shed('socket-busy');
+    }
+    const errs = this.#bErrors;
+    for (let e = 0; e < errs.length; e++) {
+      if (errs[e] === 0) continue;
+      const reason = sendErrorReason(e);
+      this.stats.errors[reason] = (this.stats.errors[reason] ?? 0) + errs[e];
+      if (this.#loggedErrors++ < 10) this.#log.warn({ target: this.name, reason, count: errs[e] }, `VXLAN copies to ${this.#opts.address}:${this.#opts.port} failed`);
+      errs[e] = 0;
+    }
+    this.#bCount = 0;
+    this.#bUsed = 0;
+  }
+
+  /** End of an engine batch: the gathered copies leave now. */
+  endBatch(): void {
+    this.#sendBatch();
+  }
+
+  /** A promise while more than half of `maxQueuedBytes` waits for the socket (dgram sender), else undefined. */
+  drain(): Promise<void> | undefined {
+    return this.#queuedBytes > this.#maxQueued / 2 ? this.flush() : undefined;
   }
 
   #shed(reason: string): void {
@@ -166,6 +273,7 @@ export class VxlanTarget implements CopyTarget {
 
   /** Resolves when every datagram written so far has been handed to the kernel. */
   flush(): Promise<void> {
+    this.#sendBatch();
     if (this.#queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
@@ -174,6 +282,7 @@ export class VxlanTarget implements CopyTarget {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    if (this.#native !== null) this.#native.close(this.#fd);
+    else await new Promise<void>((resolve) => this.#socket!.close(() => resolve()));
   }
 }

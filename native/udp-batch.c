@@ -1,0 +1,236 @@
+/*
+ * udp-batch: send many UDP datagrams to one destination with one sendmmsg(2)
+ * call per up to 256 datagrams, for the VXLAN copy target. Node's dgram
+ * makes one system call and one callback per datagram; mirroring hundreds of
+ * thousands of copies a second needs batches.
+ *
+ * JavaScript API (Linux only):
+ *   open(family 4|6, bindAddress: Uint8Array|null, bindPort) -> fd
+ *     A non-blocking, unconnected UDP socket (an unconnected socket is not
+ *     told of ICMP port-unreachable, so a target that is down costs nothing
+ *     and loses nothing else). Throws Error with `code` (errno name) on failure.
+ *   send(fd, family, address: Uint8Array, port, data: Uint8Array,
+ *        offsets: Uint32Array, lengths: Uint32Array, count, errors: Uint32Array)
+ *     -> datagrams handled (sent or failed). Datagram i is
+ *     data[offsets[i], offsets[i] + lengths[i]). A datagram the kernel refuses
+ *     is counted in errors[errno] (errors has at least 256 entries; larger
+ *     errno values count in errors[0]) and skipped. When the socket's buffer
+ *     is full (EAGAIN), it stops and returns how many it handled; the caller
+ *     decides what to do with the rest.
+ *   close(fd)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <node_api.h>
+
+#define MAX_VLEN 256
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value code, message, error;
+  const char *name = "EIO";
+  switch (err) {
+    case EACCES: name = "EACCES"; break;
+    case EADDRINUSE: name = "EADDRINUSE"; break;
+    case EADDRNOTAVAIL: name = "EADDRNOTAVAIL"; break;
+    case EAFNOSUPPORT: name = "EAFNOSUPPORT"; break;
+    case EBADF: name = "EBADF"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case EMFILE: name = "EMFILE"; break;
+    case ENFILE: name = "ENFILE"; break;
+    case ENOBUFS: name = "ENOBUFS"; break;
+    case ENOMEM: name = "ENOMEM"; break;
+    case EPERM: name = "EPERM"; break;
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int fill_sockaddr(int family, const uint8_t *addr, size_t addr_len, uint32_t port,
+                         struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (family == 4) {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    if (addr != NULL) {
+      if (addr_len != 4) return -1;
+      memcpy(&s4->sin_addr, addr, 4);
+    }
+    *len = sizeof *s4;
+    return 0;
+  }
+  if (family == 6) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    if (addr != NULL) {
+      if (addr_len != 16) return -1;
+      memcpy(&s6->sin6_addr, addr, 16);
+    }
+    *len = sizeof *s6;
+    return 0;
+  }
+  return -1;
+}
+
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  napi_value ab;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) != napi_ok) return -1;
+  if (type != napi_uint8_array) return -1;
+  *data = p;
+  *len = length;
+  return 0;
+}
+
+static int get_u32s(napi_env env, napi_value v, uint32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  napi_value ab;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) != napi_ok) return -1;
+  if (type != napi_uint32_array) return -1;
+  *data = p;
+  *len = length;
+  return 0;
+}
+
+static napi_value type_error(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return type_error(env, "open(family, bindAddress, bindPort)");
+  int32_t family;
+  uint32_t port;
+  if (napi_get_value_int32(env, argv[0], &family) != napi_ok || (family != 4 && family != 6))
+    return type_error(env, "family must be 4 or 6");
+  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port > 65535)
+    return type_error(env, "bindPort must be 0..65535");
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  uint8_t *bind_addr = NULL;
+  size_t bind_len = 0;
+  if (t != napi_null && t != napi_undefined && get_bytes(env, argv[1], &bind_addr, &bind_len) != 0)
+    return type_error(env, "bindAddress must be a Uint8Array or null");
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int sndbuf = 4 * 1024 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  if (bind_addr != NULL || port != 0) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (fill_sockaddr(family, bind_addr, bind_len, port, &ss, &len) != 0) {
+      close(fd);
+      return type_error(env, "bindAddress has the wrong length for the family");
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, "bind", err);
+    }
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 9) return type_error(env, "send(fd, family, address, port, data, offsets, lengths, count, errors)");
+  int32_t fd, family;
+  uint32_t port, count;
+  uint8_t *addr, *data;
+  size_t addr_len, data_len, n_off, n_len, n_err;
+  uint32_t *offsets, *lengths, *errors;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return type_error(env, "fd must be a number");
+  if (napi_get_value_int32(env, argv[1], &family) != napi_ok) return type_error(env, "family must be 4 or 6");
+  if (get_bytes(env, argv[2], &addr, &addr_len) != 0) return type_error(env, "address must be a Uint8Array");
+  if (napi_get_value_uint32(env, argv[3], &port) != napi_ok || port == 0 || port > 65535)
+    return type_error(env, "port must be 1..65535");
+  if (get_bytes(env, argv[4], &data, &data_len) != 0) return type_error(env, "data must be a Uint8Array");
+  if (get_u32s(env, argv[5], &offsets, &n_off) != 0 || get_u32s(env, argv[6], &lengths, &n_len) != 0)
+    return type_error(env, "offsets and lengths must be Uint32Arrays");
+  if (napi_get_value_uint32(env, argv[7], &count) != napi_ok || count > n_off || count > n_len)
+    return type_error(env, "count exceeds offsets or lengths");
+  if (get_u32s(env, argv[8], &errors, &n_err) != 0 || n_err < 256)
+    return type_error(env, "errors must be a Uint32Array of at least 256 entries");
+  for (uint32_t i = 0; i < count; i++)
+    if ((uint64_t)offsets[i] + lengths[i] > data_len) return type_error(env, "a datagram lies outside data");
+  struct sockaddr_storage ss;
+  socklen_t ss_len;
+  if (fill_sockaddr(family, addr, addr_len, port, &ss, &ss_len) != 0)
+    return type_error(env, "address has the wrong length for the family");
+
+  struct mmsghdr msgs[MAX_VLEN];
+  struct iovec iovs[MAX_VLEN];
+  uint32_t done = 0;
+  while (done < count) {
+    uint32_t vlen = count - done < MAX_VLEN ? count - done : MAX_VLEN;
+    for (uint32_t k = 0; k < vlen; k++) {
+      iovs[k].iov_base = data + offsets[done + k];
+      iovs[k].iov_len = lengths[done + k];
+      memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
+      msgs[k].msg_hdr.msg_name = &ss;
+      msgs[k].msg_hdr.msg_namelen = ss_len;
+      msgs[k].msg_hdr.msg_iov = &iovs[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int sent = sendmmsg(fd, msgs, vlen, MSG_DONTWAIT);
+    if (sent > 0) {
+      done += (uint32_t)sent;
+      continue;
+    }
+    int err = errno;
+    if (sent < 0 && err == EINTR) continue;
+    if (sent < 0 && (err == EAGAIN || err == EWOULDBLOCK)) break;
+    // The first datagram of the call was refused: count it and go on with the next.
+    errors[err > 0 && err < 256 ? err : 0]++;
+    done++;
+  }
+  napi_value result;
+  napi_create_uint32(env, done, &result);
+  return result;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return type_error(env, "close(fd)");
+  close(fd);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+    {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+    {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
