@@ -4,8 +4,9 @@
 // set held in memory (bench/lib/tse-workload.mjs: 20k flows, mixed sizes,
 // IPv4 and IPv6) replayed in batches of 256. Measures, each for --seconds
 // after a warm-up, as the median of one-second samples:
-//   - classification alone: dissect + classifier, no engine; the engine with
-//     a null target (counts only), flow cache on and off;
+//   - classification alone: dissect + classifier, no engine, every packet;
+//     dissect + flow cache + classifier for the flows not in the cache; the
+//     engine with a null target (counts only), flow cache on and off;
 //   - end to end: the engine with a VXLAN target (to a socket bound on
 //     127.0.0.1 and never read: the kernel's delivery is counted, the
 //     receiving application's work is not), with the native batch sender and
@@ -57,7 +58,7 @@ const N4 = Number(args.v4);
 const N6 = Number(args.v6);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
-// --only classifier,engine,nocache,vxlan,vxlan-dgram,send,pcap,tcpdump runs those measures alone (e.g. under a profiler).
+// --only classifier,classifier-cache,engine,nocache,vxlan,vxlan-dgram,send,pcap,tcpdump runs those measures alone (e.g. under a profiler).
 const ONLY = args.only === undefined ? null : new Set(args.only.split(','));
 const runs = (name) => ONLY === null || ONLY.has(name);
 const BATCH = 256;
@@ -72,7 +73,7 @@ const load = (p) => import(new URL(p, dist).href);
 const { SimulatedClock } = await load('core/clock.js');
 const { ConfigSchema } = await load('vnet/config.js');
 const { RoutingInterceptor } = await load('routing/index.js');
-const { ShadowEngine, RouteFactTable, Classifier, IpSetRegistry, VxlanTarget, PcapTarget, PcapFileSource } =
+const { ShadowEngine, RouteFactTable, Classifier, IpSetRegistry, VxlanTarget, PcapTarget, PcapFileSource, FlowCache, FLOW_SESSION } =
   await load('shadow/index.js');
 const { PacketView, dissect } = await load('wire/dissect.js');
 const { udpBatch, udpBatchUnavailableReason } = await load('shadow/targets/udp-batch.js');
@@ -326,6 +327,61 @@ async function classifierAlone() {
   return { ...perf(m), copiedFraction: round(copies / classified, 4) };
 }
 
+// (a') classification as the engine does it: dissect, then the flow cache,
+// and the classifier (with both route lookups) only for a flow not in it;
+// no sampling, budgets, statistics or targets. The cache is emptied every
+// second of packet time, as the engine does for sessions on route age.
+async function classifierWithFlowCache() {
+  const facts = new RouteFactTable({ vnet: vnetName });
+  facts.setLocal(vnetConfig.cidrs.map((c) => parsePrefix(c)));
+  facts.load(rib.entries(), clock.now());
+  facts.commit();
+  const ipSets = new IpSetRegistry();
+  for (const s of w.ipSets) ipSets.replace(s.name, s.entries);
+  const classifier = Classifier.compile(allSessions, {
+    vnets: [vnetConfig],
+    facts: new Map([[vnetName, facts]]),
+    ipSets,
+  });
+  const vc = classifier.forVnet(vnetName);
+  const view = new PacketView();
+  const cache = new FlowCache();
+  let lastSecond = -1;
+  let classified = 0;
+  let copies = 0;
+  const m = await measure(
+    () => {
+      const b = nextBatch();
+      const data = b.data;
+      for (let i = 0; i < b.count; i++) {
+        if (!dissect(data, b.offsets[i], b.lengths[i], 1, view)) continue;
+        const sec = b.tsSec[i];
+        if (sec !== lastSecond) {
+          lastSecond = sec;
+          cache.invalidate();
+        }
+        const v4 = view.ipVersion === 4;
+        const e = v4 ? cache.find4(view, 0) : cache.find6(view, data, 0);
+        let session;
+        if (e >= 0) session = cache.entries[e + FLOW_SESSION];
+        else {
+          session = vc.classify(view, data, sec * 1000 + b.tsNsec[i] / 1e6);
+          const sr = vc.lastRoute(facts, true);
+          const dr = vc.lastRoute(facts, false);
+          if (v4) cache.store4(view, 0, session, sr, dr);
+          else cache.store6(view, data, 0, session, sr, dr);
+        }
+        if (session >= 0) copies++;
+      }
+      classified += b.count;
+      return b.count;
+    },
+    { count: () => copies },
+  );
+  classifier.release();
+  return { ...perf(m), copiedFraction: round(copies / classified, 4), flowCacheHitRate: round(cache.hits / (cache.hits + cache.misses), 3) };
+}
+
 // The engine with a null target (counts only); with the flow cache, it also takes the burst.
 async function engineNullTarget(flowCache, burst) {
   const memBefore = mem();
@@ -501,6 +557,7 @@ const perf = (m) => ({
   samples: m.samples,
 });
 const classifierOnly = runs('classifier') ? await classifierAlone() : undefined;
+const classifierFlowCache = runs('classifier-cache') ? await classifierWithFlowCache() : undefined;
 const nullWithCache = runs('engine') ? await engineNullTarget(true, ONLY === null) : {};
 const nullNoCache = runs('nocache') ? await engineNullTarget(false, false) : {};
 const vxlan = runs('vxlan') ? await endToEnd('vxlan') : undefined;
@@ -670,6 +727,7 @@ console.log(
     },
     classify: {
       classifierOnly,
+      classifierWithFlowCache: classifierFlowCache,
       engineNullTarget: nullWithCache.result,
       engineNullTargetNoFlowCache: nullNoCache.result,
     },

@@ -250,7 +250,7 @@ export class ShadowEngine {
       const now = this.#clock.now();
       for (const v of this.#vnets) {
         try {
-          v.facts.load(this.#routing.rib(v.config.name).entries(), now);
+          v.facts.replace(this.#routing.rib(v.config.name).entries(), now);
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err;
         }

@@ -502,8 +502,10 @@ export interface RouteFactTableStats {
 type PendingChange =
   | { readonly kind: 'set'; readonly prefix: Prefix; readonly best: PathSummary; readonly time: number }
   | { readonly kind: 'delete'; readonly prefix: Prefix }
-  | { readonly kind: 'reset' }
+  | { readonly kind: 'snapshot'; readonly entries: readonly SnapshotEntry[]; readonly time: number }
   | { readonly kind: 'local'; readonly prefixes: readonly Prefix[] };
+
+type SnapshotEntry = { readonly prefix: Prefix; readonly best: PathSummary };
 
 /**
  * The best path of a local route: the network's own address space, routed
@@ -555,6 +557,9 @@ export class RouteFactTable {
   /** The same two facts side by side, for one memory access per packet: `routeMeta[2i]` = group of route i, `routeMeta[2i + 1]` = its `announcedAt`. */
   routeMeta = new Float64Array(2048);
   #routeLen = new Uint8Array(1024);
+  /** Network address of IPv4 route i (its prefix is built on demand: no object per route). */
+  #routeKey4 = new Int32Array(1024);
+  /** Prefix of IPv6 route i; undefined for IPv4 routes. */
   #routePrefix: (Prefix | undefined)[] = [undefined];
   #routePath: (PathSummary | undefined)[] = [undefined];
   #freeRoutes: number[] = [];
@@ -640,9 +645,8 @@ export class RouteFactTable {
    * table at the next commit. `time` (ms) is taken as the announce time of
    * every route of the snapshot.
    */
-  load(entries: Iterable<{ readonly prefix: Prefix; readonly best: PathSummary }>, time: number): void {
-    this.#pending.push({ kind: 'reset' });
-    for (const e of entries) this.#pending.push({ kind: 'set', prefix: e.prefix, best: e.best, time });
+  load(entries: Iterable<SnapshotEntry>, time: number): void {
+    this.#pending.push({ kind: 'snapshot', entries: Array.isArray(entries) ? (entries as SnapshotEntry[]).slice() : [...entries], time });
   }
 
   /**
@@ -658,6 +662,29 @@ export class RouteFactTable {
     return index > 0 && this.#routePath[index] === LOCAL_PATH;
   }
 
+  /**
+   * Replace the whole table with a snapshot now, reading `entries` as it
+   * goes (nothing of the snapshot is kept but the table): what is queued is
+   * committed first. For a table that is not being read by a batch, e.g.
+   * when the engine starts; otherwise {@link load} and commit between batches.
+   */
+  replace(entries: Iterable<SnapshotEntry>, time: number): void {
+    this.commit();
+    const spare = this.#tbl24;
+    this.#tbl24 = null;
+    this.#bulk = true;
+    this.#reset();
+    let n = 0;
+    for (const e of entries) {
+      this.#set(e.prefix, e.best, time);
+      n++;
+    }
+    this.#bulk = false;
+    if (this.#routes4 >= this.#dirThreshold) this.#dirBuild(spare);
+    this.stats.applied += n;
+    this.stats.commits++;
+  }
+
   /** Apply every queued change, in order. Returns the number applied. */
   commit(): number {
     const q = this.#pending;
@@ -665,26 +692,28 @@ export class RouteFactTable {
     this.#pending = [];
     // A commit that resets the table (a snapshot load) fills the exact maps
     // first and builds the DIR-24-8 once at the end, instead of per route.
-    const bulk = q.some((c) => c.kind === 'reset');
+    const bulk = q.some((c) => c.kind === 'snapshot');
     let spare: Uint32Array | null = null;
+    let applied = 0;
     for (const c of q) {
+      applied++;
       if (c.kind === 'set') this.#set(c.prefix, c.best, c.time);
       else if (c.kind === 'delete') this.#delete(c.prefix);
       else if (c.kind === 'local') this.#setLocal(c.prefixes);
       else {
+        spare = this.#tbl24 ?? spare;
+        this.#tbl24 = null;
+        this.#bulk = true;
         this.#reset();
-        if (bulk) {
-          spare = this.#tbl24 ?? spare;
-          this.#tbl24 = null;
-          this.#bulk = true;
-        }
+        for (const e of c.entries) this.#set(e.prefix, e.best, c.time);
+        applied += c.entries.length;
       }
     }
     if (bulk) {
       this.#bulk = false;
       if (this.#routes4 >= this.#dirThreshold) this.#dirBuild(spare);
     }
-    this.stats.applied += q.length;
+    this.stats.applied += applied;
     this.stats.commits++;
     return q.length;
   }
@@ -724,9 +753,9 @@ export class RouteFactTable {
 
   /** The route with index `index`, or undefined. */
   route(index: number): RouteFact | undefined {
-    const prefix = this.#routePrefix[index];
     const best = this.#routePath[index];
-    if (index <= 0 || prefix === undefined || best === undefined) return undefined;
+    if (index <= 0 || best === undefined) return undefined;
+    const prefix = this.#routePrefix[index] ?? { afi: Afi.IPV4, length: this.#routeLen[index], address: numberBytes(this.#routeKey4[index]) };
     return { index, prefix, best, announcedAt: this.announcedAt[index] };
   }
 
@@ -829,7 +858,8 @@ export class RouteFactTable {
     this.#routeLen[r] = prefix.length;
     this.#routePath[r] = best;
     if (v4) {
-      this.#routePrefix[r] = { afi: Afi.IPV4, length: prefix.length, address: numberBytes(key4) };
+      this.#routePrefix[r] = undefined;
+      this.#routeKey4[r] = key4;
       this.#exact4.set(key4, prefix.length, r);
       this.#routes4++;
       if (this.#tbl24 !== null) this.#dirInsert(key4 >>> 0, prefix.length, r);
@@ -912,6 +942,9 @@ export class RouteFactTable {
       const l = new Uint8Array(cap);
       l.set(this.#routeLen);
       this.#routeLen = l;
+      const k = new Int32Array(cap);
+      k.set(this.#routeKey4);
+      this.#routeKey4 = k;
     }
     return r;
   }
@@ -993,19 +1026,16 @@ export class RouteFactTable {
     const lens = this.#routeLen;
     const count = new Int32Array(34);
     const n = this.#nextRoute;
-    for (let r = 1; r < n; r++) {
-      const p = this.#routePrefix[r];
-      if (p !== undefined && p.afi === Afi.IPV4) count[lens[r] + 1]++;
-    }
+    for (let r = 1; r < n; r++) if (this.#routePath[r] !== undefined && this.#routePrefix[r] === undefined) count[lens[r] + 1]++;
     for (let l = 1; l < 34; l++) count[l] += count[l - 1];
     const order = new Int32Array(count[33]);
     const addrs = new Int32Array(count[33]);
+    const keys = this.#routeKey4;
     for (let r = 1; r < n; r++) {
-      const p = this.#routePrefix[r];
-      if (p === undefined || p.afi !== Afi.IPV4) continue;
+      if (this.#routePath[r] === undefined || this.#routePrefix[r] !== undefined) continue;
       const at = count[lens[r]]++;
       order[at] = r;
-      addrs[at] = readWord(p.address, 0);
+      addrs[at] = keys[r];
     }
     for (let k = 0; k < order.length; k++) {
       const r = order[k];
