@@ -5,9 +5,11 @@
 //  2. memory for a network of 1,000 nodes and 50 applications [≤ 1 GB];
 //  3. wall time of an emulated week of the example network with sampled
 //     packet output [≤ 2 minutes].
-// Prints one JSON line.  npm run build && node --expose-gc bench/emulator.mjs [--skip-week]
+//  (1a. the emulator's own share of 1: the same traffic into a sink that only counts.)
+// Prints one JSON line.  npm run build && node --expose-gc bench/emulator.mjs [--skip-week] [--skip-tse]
+//   [--sample-one-in N] [--snaplen BYTES] (the week's packet output; 100 and whole packets by default)
 // (SHADOWNET_DIST=<folder> node ... runs another build of src/.)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +26,16 @@ const { ShadowEngine } = await load('shadow/index.js');
 const { Emulator } = await load('vnet/emulator/emulator.js');
 const { emulate } = await load('cli/commands/emulate.js');
 
-const { values: args } = parseArgs({ options: { 'skip-week': { type: 'boolean', default: false }, seconds: { type: 'string', default: '60' } } });
+const { values: args } = parseArgs({
+  options: {
+    'skip-week': { type: 'boolean', default: false },
+    'skip-tse': { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '60' },
+    // The week's packet output: 1 flow in N, whole or cut to a snap length (tcpdump -s).
+    'sample-one-in': { type: 'string', default: '100' },
+    snaplen: { type: 'string', default: '262144' },
+  },
+});
 const demoText = readFileSync(new URL('../examples/demo.yaml', import.meta.url), 'utf8');
 const out = { bench: 'emulator', node: process.version };
 
@@ -37,12 +48,52 @@ function withPorts(doc, base) {
   return doc;
 }
 
-// ---- 1. packets per second into the TSE ----
-{
-  const doc = withPorts(YAML.parse(demoText), 29600);
+// The demo's traffic at 50× its configured rates (the exfiltration left out: one 2 GB flow would dominate).
+function tseConfig(base) {
+  const doc = withPorts(YAML.parse(demoText), base);
   for (const v of doc.vnets) for (const a of v.applications ?? []) a.requestsPerSecond *= 50;
   doc.emulation.attacks = doc.emulation.attacks.filter((a) => a.kind !== 'exfiltration');
-  const config = parseConfig(YAML.stringify(doc), 'bench.yaml');
+  return parseConfig(YAML.stringify(doc), 'bench.yaml');
+}
+
+// ---- 1a. the emulator's own share: every flow into frames, into a sink that only counts ----
+if (!args['skip-tse']) {
+  const config = tseConfig(29650);
+  const clock = new SimulatedClock(Date.parse(config.emulation.start));
+  const rii = new RoutingInterceptor({ config, clock });
+  await rii.start();
+  let frames = 0;
+  let bytes = 0;
+  const emulator = new Emulator({
+    config,
+    clock,
+    rii,
+    materialize: { mode: 'all' },
+    onFrame: (frame, t, flow) => {
+      if (flow.vnet !== 'prod') return;
+      frames++;
+      bytes += frame.length;
+    },
+  });
+  await emulator.start({ waitEstablished: true });
+  for (let i = 0; i < 200 && rii.stats().prefixes < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  const seconds = Number(args.seconds);
+  let ms = 0;
+  for (let s = 0; s < seconds; s++) {
+    clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    const e0 = performance.now();
+    emulator.step();
+    ms += performance.now() - e0;
+  }
+  out.emulatorOnly = { simulatedSeconds: seconds, packets: frames, bytes, packetsPerSecond: Math.round(frames / (ms / 1000)), flows: emulator.counters.flows };
+  await emulator.stop();
+  await rii.stop();
+}
+
+// ---- 1. packets per second into the TSE ----
+if (!args['skip-tse']) {
+  const config = tseConfig(29600);
   const clock = new SimulatedClock(Date.parse(config.emulation.start));
   const rii = new RoutingInterceptor({ config, clock });
   await rii.start();
@@ -153,9 +204,15 @@ if (!args['skip-week']) {
   const doc = withPorts(YAML.parse(demoText), 29800);
   (await import('node:fs')).writeFileSync(cfgPath, YAML.stringify(doc));
   const t0 = performance.now();
-  const summary = await emulate({ config: cfgPath, days: '7', out: dir, pcap: 'sample', sampleOneIn: '100' }, () => undefined);
+  const cpu0 = process.cpuUsage();
+  const summary = await emulate({ config: cfgPath, days: '7', out: dir, pcap: 'sample', sampleOneIn: args['sample-one-in'], snaplen: args.snaplen }, () => undefined);
+  const cpu = process.cpuUsage(cpu0);
   out.week = {
+    sampleOneIn: Number(args['sample-one-in']),
+    snaplen: Number(args.snaplen),
     wallSeconds: +((performance.now() - t0) / 1000).toFixed(1),
+    cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
+    pcapBytes: statSync(join(dir, 'packets.pcap')).size,
     flows: summary.flows,
     packets: summary.packets,
     materializedPackets: summary.materializedPackets,

@@ -105,6 +105,18 @@ describe('shadownet emulate', () => {
     expect(frames.length).toBe(summary.materializedPackets);
   });
 
+  it.skipIf(!requireTshark())('cuts packets to --snaplen as tcpdump -s does, keeping each packet\'s wire length', async () => {
+    const cut = await emulate({ config: cfg, days: String(8 / 1440), out: join(dir, 'snap'), pcap: 'all', sampleOneIn: '1', snaplen: '96' }, () => undefined);
+    expect(cut.materializedPackets).toBe(summary.materializedPackets);
+    const whole = tsharkFields(join(dir, 'a', 'packets.pcap'), ['frame.len', 'frame.cap_len']);
+    const short = tsharkFields(join(dir, 'snap', 'packets.pcap'), ['frame.len', 'frame.cap_len']);
+    expect(short.length).toBe(whole.length);
+    expect(short.map((r) => r[0])).toEqual(whole.map((r) => r[0]));
+    expect(short.every((r) => Number(r[1]) === Math.min(96, Number(r[0])))).toBe(true);
+    expect(short.some((r) => Number(r[0]) > 96)).toBe(true);
+    await expect(emulate({ config: cfg, days: '1', out: join(dir, 'bad'), pcap: 'all', sampleOneIn: '1', snaplen: '0' }, () => undefined)).rejects.toThrow(/snaplen/);
+  }, 120_000);
+
   it('records the routing as MRT that bgpdump reads, hijack included', () => {
     const r = spawnSync('bgpdump', ['-m', join(dir, 'a', 'routing.mrt')], { encoding: 'utf8' });
     if (r.error) return; // bgpdump missing: the MRT writer's own tests cover the format

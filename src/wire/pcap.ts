@@ -151,6 +151,40 @@ export class PcapWriter {
     b.set(data.subarray(0, cap), RECORD_HEADER);
     return b;
   }
+
+  /** Bytes {@link recordInto} writes for `dataLength` bytes of packet: the record header and the captured part. */
+  recordLength(dataLength: number): number {
+    return RECORD_HEADER + Math.min(dataLength, this.snapLength);
+  }
+
+  /**
+   * {@link record} written into `buf` at `offset` (no allocation): returns the
+   * bytes written, {@link recordLength} of the data. The caller leaves room.
+   */
+  recordInto(buf: Uint8Array, offset: number, seconds: number, nanoseconds: number, data: Uint8Array, originalLength = data.length): number {
+    const cap = Math.min(data.length, this.snapLength);
+    const sub = this.nanosecond ? nanoseconds : Math.floor(nanoseconds / 1000);
+    writeU32(buf, offset, seconds >>> 0, this.littleEndian);
+    writeU32(buf, offset + 4, sub, this.littleEndian);
+    writeU32(buf, offset + 8, cap, this.littleEndian);
+    writeU32(buf, offset + 12, originalLength, this.littleEndian);
+    buf.set(cap === data.length ? data : data.subarray(0, cap), offset + RECORD_HEADER);
+    return RECORD_HEADER + cap;
+  }
+}
+
+function writeU32(b: Uint8Array, o: number, v: number, le: boolean): void {
+  if (le) {
+    b[o] = v;
+    b[o + 1] = v >>> 8;
+    b[o + 2] = v >>> 16;
+    b[o + 3] = v >>> 24;
+  } else {
+    b[o] = v >>> 24;
+    b[o + 1] = v >>> 16;
+    b[o + 2] = v >>> 8;
+    b[o + 3] = v;
+  }
 }
 
 /** A whole capture file in one buffer. */

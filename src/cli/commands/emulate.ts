@@ -15,27 +15,46 @@ import { Emulator, type Materialize } from '../../vnet/emulator/emulator.js';
 import { PcapWriter } from '../../wire/pcap.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 
-/** Buffered file output that waits for the disk at step boundaries. */
+/**
+ * Buffered file output: bytes are written into large chunks (records are
+ * built in place with {@link FileOut.reserve}), a full chunk goes to the
+ * file at once, and the stream is waited for at step boundaries.
+ */
 class FileOut {
+  static readonly CHUNK = 4 << 20;
   readonly #s: WriteStream;
-  #chunks: Uint8Array[] = [];
-  #size = 0;
+  #buf: Buffer = Buffer.allocUnsafe(FileOut.CHUNK);
+  #used = 0;
   bytes = 0;
   constructor(path: string) {
     this.#s = createWriteStream(path);
   }
+  /** Room for `n` bytes in {@link buffer}: the offset to write them at (they count as written). */
+  reserve(n: number): number {
+    if (this.#used + n > this.#buf.length) this.#flush(n);
+    const offset = this.#used;
+    this.#used += n;
+    this.bytes += n;
+    return offset;
+  }
+  /** The chunk {@link reserve} gave room in. */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
   write(b: Uint8Array | string): void {
     const u = typeof b === 'string' ? Buffer.from(b) : b;
-    this.#chunks.push(u);
-    this.#size += u.length;
-    this.bytes += u.length;
+    this.#buf.set(u, this.reserve(u.length));
+  }
+  #flush(need = 0): void {
+    if (this.#used === 0 && need <= this.#buf.length) return;
+    if (this.#used > 0) this.#s.write(this.#buf.subarray(0, this.#used));
+    // The stream holds on to the chunk until it is written: the next one is new.
+    this.#buf = Buffer.allocUnsafe(Math.max(FileOut.CHUNK, need));
+    this.#used = 0;
   }
   async drain(): Promise<void> {
-    if (this.#size === 0) return;
-    const ok = this.#s.write(Buffer.concat(this.#chunks));
-    this.#chunks = [];
-    this.#size = 0;
-    if (!ok) await new Promise<void>((r) => this.#s.once('drain', () => r()));
+    this.#flush();
+    if (this.#s.writableNeedDrain) await new Promise<void>((r) => this.#s.once('drain', () => r()));
   }
   async close(): Promise<void> {
     await this.drain();
@@ -50,6 +69,8 @@ export interface EmulateOptions {
   out: string;
   pcap: string;
   sampleOneIn: string;
+  /** Bytes of each packet kept in the pcap (tcpdump -s); records keep the packet's wire length. Default 262144. */
+  snaplen?: string;
   json?: boolean;
 }
 
@@ -59,6 +80,8 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
   if (!['sample', 'all', 'none'].includes(o.pcap)) throw new CliExit(ExitCode.USAGE, `--pcap must be sample, all or none, not ${JSON.stringify(o.pcap)}`);
   const oneIn = Number(o.sampleOneIn);
   if (!Number.isInteger(oneIn) || oneIn < 1) throw new CliExit(ExitCode.USAGE, '--sample-one-in must be a positive integer');
+  const snaplen = o.snaplen === undefined ? 262144 : Number(o.snaplen);
+  if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 262144) throw new CliExit(ExitCode.USAGE, '--snaplen must be an integer from 1 to 262144');
   const config = loadConfig(o.config);
   if (!config.emulation) throw new CliExit(ExitCode.USAGE, `${o.config} has no emulation: section (see examples/demo.yaml)`);
   if (o.seed !== undefined) {
@@ -72,7 +95,7 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
   const rii = new RoutingInterceptor({ config, clock, logger });
   const mrt = new MrtWriter(join(o.out, 'routing.mrt'));
   const pcapFile = o.pcap === 'none' ? undefined : new FileOut(join(o.out, 'packets.pcap'));
-  const pcap = new PcapWriter({ nanosecond: false });
+  const pcap = new PcapWriter({ nanosecond: false, snapLength: snaplen });
   pcapFile?.write(pcap.header());
   const csv = new FileOut(join(o.out, 'applications.csv'));
   csv.write('time,vnet,app,requests_per_second,bits_per_second,cpu_cores,memory_mib,allocated_cores,allocated_memory_mib,saturation\n');
@@ -84,7 +107,12 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
     logger,
     mrt,
     materialize,
-    onFrame: (frame, t) => pcapFile?.write(pcap.record(Math.floor(t / 1000), Math.round((t % 1000) * 1e6), frame)),
+    onFrame: pcapFile
+      ? (frame, t) => {
+          const at = pcapFile.reserve(pcap.recordLength(frame.length));
+          pcap.recordInto(pcapFile.buffer, at, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), frame);
+        }
+      : undefined,
     onSample: (s) =>
       csv.write(
         `${new Date(s.time).toISOString()},${s.vnet},${s.app},${s.requestsPerSecond.toFixed(3)},${Math.round(s.bitsPerSecond)},${s.cpuCores.toFixed(4)},${s.memoryMiB.toFixed(1)},${s.allocatedCores},${s.allocatedMemoryMiB},${s.saturation.toFixed(4)}\n`,
@@ -127,6 +155,7 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
     config: o.config,
     days,
     seed: config.emulation.seed,
+    snaplen,
     seconds: (Date.now() - started) / 1000,
     ...c,
     droppedFlows: { ...c.droppedFlows },
@@ -153,6 +182,7 @@ export function registerEmulateCommand(program: Command): void {
     .requiredOption('--out <dir>', 'folder for packets.pcap, routing.mrt, applications.csv, labels.json, summary.json')
     .option('--pcap <mode>', 'sample (1 in N flows), all, or none', 'sample')
     .option('--sample-one-in <n>', 'with --pcap sample: keep 1 flow in N, whole', '100')
+    .option('--snaplen <bytes>', 'bytes of each packet kept in the pcap, as tcpdump -s (records keep the wire length)', '262144')
     .option('--json', 'print the summary as JSON')
     .action(async (o: EmulateOptions) => {
       const summary = await emulate(o);

@@ -251,23 +251,42 @@ export class Emulator {
     const m = this.#materialize;
     const onFrame = this.#opts.onFrame;
     if (m.mode === 'none' || !onFrame) return;
-    const frames: { t: number; frame: Uint8Array; flow: Flow; toServer: boolean }[] = [];
+    // The step's frames in parallel arrays (no object per frame), then delivered in time order.
+    const frames: Uint8Array[] = [];
+    const times: number[] = [];
+    const owners: Flow[] = [];
+    const toServers: boolean[] = [];
+    let flow: Flow = flows[0];
+    const push = (frame: Uint8Array, t: number, toServer: boolean): void => {
+      frames.push(frame);
+      times.push(t);
+      owners.push(flow);
+      toServers.push(toServer);
+    };
     for (const f of flows) {
       if (m.mode === 'sample' && hashId(f.id) % m.oneIn !== 0) continue;
       const before = frames.length;
+      flow = f;
       try {
-        materializeFlow(f, (frame, t, toServer) => frames.push({ t, frame, flow: f, toServer }));
+        materializeFlow(f, push);
         this.counters.materializedFlows++;
       } catch (err) {
         // A flow whose counts cannot be realised as packets: counted, never fatal.
-        frames.length = before;
+        frames.length = times.length = owners.length = toServers.length = before;
         this.counters.unmaterializable++;
         this.#log.warn({ err, flow: f.id, kind: f.kind }, 'flow could not be turned into packets');
       }
     }
-    frames.sort((a, b) => a.t - b.t);
-    this.counters.materializedPackets += frames.length;
-    for (const x of frames) onFrame(x.frame, x.t, x.flow, x.toServer);
+    const n = frames.length;
+    this.counters.materializedPackets += n;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    // Ties keep the order the frames were made in (flow order, then within the flow).
+    order.sort((a, b) => times[a] - times[b] || a - b);
+    for (let k = 0; k < n; k++) {
+      const i = order[k];
+      onFrame(frames[i], times[i], owners[i], toServers[i]);
+    }
   }
 
   #samples(perApp: readonly Flow[][], dropped: ReadonlySet<number> | null, time: number, stepSeconds: number): void {

@@ -98,6 +98,24 @@ interface VnetState {
   readonly byNextHop: Map<string, NodeInfo>;
   /** Where traffic from clients that are not nodes enters. */
   readonly gatewayHost: string | null;
+  /** Routing decisions by destination address (see OverlayForwarder.#destination). */
+  readonly destinations: Map<string, Destination>;
+}
+
+/** A next hop of the table resolved to the node that owns it. */
+interface ResolvedHop {
+  readonly nextHop: string;
+  readonly key: string;
+  readonly node: NodeInfo;
+  readonly hash: number;
+}
+
+interface Destination {
+  readonly table: RouteLookupResult | null;
+  readonly owner: NodeInfo | undefined;
+  readonly tableWins: boolean;
+  /** The table's resolvable next hops, when the table wins. */
+  readonly hops: readonly ResolvedHop[];
 }
 
 /** IPv4 text that parses is already canonical; IPv6 text may not be. */
@@ -173,6 +191,7 @@ export class OverlayForwarder {
         byAddress,
         byNextHop,
         gatewayHost: gateway?.host ?? null,
+        destinations: new Map(),
       });
     }
   }
@@ -230,26 +249,59 @@ export class OverlayForwarder {
     return mix32(h ^ ((flow.clientPort << 16) | flow.serverPort));
   }
 
-  /** Where a flow would go now, without charging or counting it. */
-  route(flow: Flow): ForwardResult {
-    const v = this.#vnets.get(flow.vnet);
-    if (!v) return { ok: false, reason: 'no-route' };
-    const serverKey = canonical(flow.server);
-    if (serverKey === null) return { ok: false, reason: 'no-route' };
+  /**
+   * What a destination's lookup decides, kept while the lookup gives back the
+   * same result object (a caching lookup does until its table changes).
+   */
+  #destination(v: VnetState, server: string): Destination | null {
+    const table = this.#lookup(v.name, server);
+    let d = v.destinations.get(server);
+    if (d !== undefined && d.table === table) return d;
+    const serverKey = canonical(server);
+    if (serverKey === null) return null;
     const owner = v.byAddress.get(serverKey);
-    const table = this.#lookup(v.name, flow.server);
     const tableWins =
       table !== null &&
       table.nextHops.length > 0 &&
       (!owner || (table.prefixLength !== undefined && table.prefixLength > owner.connectedLength));
+    const hops: ResolvedHop[] = [];
+    if (tableWins)
+      for (const nh of table.nextHops) {
+        const key = canonical(nh);
+        const node = key === null ? undefined : v.byNextHop.get(key);
+        if (node && key !== null) hops.push({ nextHop: nh, key, node, hash: this.#hopHash(key) });
+      }
+    d = { table, owner, tableWins, hops };
+    if (v.destinations.size >= 65536) v.destinations.clear();
+    v.destinations.set(server, d);
+    return d;
+  }
+
+  #hopHash(key: string): number {
+    let h = this.#nextHopHash.get(key);
+    if (h === undefined) {
+      h = fnv1a(key);
+      this.#nextHopHash.set(key, h);
+    }
+    return h;
+  }
+
+  /** Where a flow would go now, without charging or counting it. */
+  route(flow: Flow): ForwardResult {
+    const v = this.#vnets.get(flow.vnet);
+    if (!v) return { ok: false, reason: 'no-route' };
+    const dest = this.#destination(v, flow.server);
+    if (dest === null) return { ok: false, reason: 'no-route' };
+    const owner = dest.owner;
 
     let node: NodeInfo;
     let nextHop: string;
     let route: 'connected' | 'table';
-    if (tableWins) {
-      const chosen = this.#chooseNextHop(v, table.nextHops, flow);
+    if (dest.tableWins) {
+      const chosen = this.#chooseNextHop(dest.hops, flow);
       if (!chosen) return { ok: false, reason: 'next-hop-unknown' };
-      [nextHop, node] = chosen;
+      nextHop = chosen.nextHop;
+      node = chosen.node;
       route = 'table';
     } else if (owner) {
       node = owner;
@@ -268,22 +320,15 @@ export class OverlayForwarder {
   }
 
   /** Rendezvous (highest-score) choice among the resolvable next hops. */
-  #chooseNextHop(v: VnetState, nextHops: readonly string[], flow: Flow): [string, NodeInfo] | null {
-    const tuple = nextHops.length > 1 ? this.flowHash(flow) : 0;
-    let best: [string, NodeInfo] | null = null;
+  #chooseNextHop(hops: readonly ResolvedHop[], flow: Flow): ResolvedHop | null {
+    if (hops.length === 1) return hops[0];
+    const tuple = hops.length > 1 ? this.flowHash(flow) : 0;
+    let best: ResolvedHop | null = null;
     let bestScore = -1;
-    for (const nh of nextHops) {
-      const key = canonical(nh);
-      const node = key === null ? undefined : v.byNextHop.get(key);
-      if (!node) continue;
-      let nhHash = this.#nextHopHash.get(key!);
-      if (nhHash === undefined) {
-        nhHash = fnv1a(key!);
-        this.#nextHopHash.set(key!, nhHash);
-      }
-      const score = mix32(tuple ^ Math.imul(nhHash, 0x85ebca6b));
-      if (score > bestScore || (score === bestScore && best !== null && key! < canonical(best[0])!)) {
-        best = [nh, node];
+    for (const hop of hops) {
+      const score = mix32(tuple ^ Math.imul(hop.hash, 0x85ebca6b));
+      if (score > bestScore || (score === bestScore && best !== null && hop.key < best.key)) {
+        best = hop;
         bestScore = score;
       }
     }

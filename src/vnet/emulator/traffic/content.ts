@@ -30,15 +30,25 @@ const SERVERS = ['nginx/1.24.0', 'Apache/2.4.58', 'envoy', 'gunicorn'];
 const SSH_CLIENTS = ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13', 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', 'SSH-2.0-PuTTY_Release_0.80', 'SSH-2.0-paramiko_3.4.0'];
 const SSH_SERVERS = ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13', 'SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10', 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'];
 
+// Independent 32-bit draws from one seed: splitmix32 outputs of successive states.
+function draw(h: number, k: number): number {
+  let z = (h + Math.imul(k, 0x9e3779b9)) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+const pickOf = <T>(items: readonly T[], h: number, k: number): T => items[Math.floor((draw(h, k) / 0x100000000) * items.length)];
+
 export function flowShape(seed: number): FlowShape {
-  const r = createRng(mixSeed2(seed, 'shape'));
+  // Six draws from one hash of the seed: a flow's shape is read for every flow, materialized or not.
+  const h = mixSeed2(seed, 'shape');
   return {
-    path: r.pick(PATHS),
-    userAgent: r.pick(AGENTS),
-    server: r.pick(SERVERS),
-    sshClient: r.pick(SSH_CLIENTS),
-    sshServer: r.pick(SSH_SERVERS),
-    tlsServerFlight: 1800 + r.int(2600),
+    path: pickOf(PATHS, h, 1),
+    userAgent: pickOf(AGENTS, h, 2),
+    server: pickOf(SERVERS, h, 3),
+    sshClient: pickOf(SSH_CLIENTS, h, 4),
+    sshServer: pickOf(SSH_SERVERS, h, 5),
+    tlsServerFlight: 1800 + Math.floor((draw(h, 6) / 0x100000000) * 2600),
   };
 }
 
@@ -69,11 +79,38 @@ function withBody(head: string, size: number, body: (n: number) => Uint8Array): 
   return undefined;
 }
 
+/**
+ * Opaque bytes (ciphertext, binary bodies) come from one pool of random bytes
+ * made from a fixed seed, read from an offset each use draws: the same seed
+ * gives the same bytes, without a generator call per byte.
+ */
+const POOL_SIZE = 1 << 20;
+const POOL = createRng(0x5eed).bytes(new Uint8Array(POOL_SIZE));
+
+/** Fill `out` with opaque bytes: the pool from an offset `rng` draws, wrapping around. */
+export function opaqueBytes(out: Uint8Array, rng: Rng): Uint8Array {
+  let at = rng.int(POOL_SIZE);
+  for (let o = 0; o < out.length; ) {
+    const n = Math.min(out.length - o, POOL_SIZE - at);
+    out.set(POOL.subarray(at, at + n), o);
+    o += n;
+    at = 0;
+  }
+  return out;
+}
+
 const LOREM = ascii('<p>shadownet emulated content: the quick brown fox jumps over the lazy dog.</p>\n');
+
+// The line repeated over 64 KiB less a partial line: bodies are copied from it in large pieces.
+const LOREM_BLOCK = (() => {
+  const b = new Uint8Array(Math.floor(65536 / LOREM.length) * LOREM.length);
+  for (let i = 0; i < b.length; i += LOREM.length) b.set(LOREM, i);
+  return b;
+})();
 
 function textBody(n: number): Uint8Array {
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += LOREM.length) out.set(LOREM.subarray(0, Math.min(LOREM.length, n - i)), i);
+  for (let i = 0; i < n; i += LOREM_BLOCK.length) out.set(LOREM_BLOCK.subarray(0, Math.min(LOREM_BLOCK.length, n - i)), i);
   return out;
 }
 
@@ -82,7 +119,8 @@ function requestHead(shape: FlowShape, host: string, ua: string, method = 'GET')
 }
 
 export function httpRequestMin(shape: FlowShape, host: string): number {
-  return requestHead(shape, host, shape.userAgent).length + 2;
+  // requestHead's length, by arithmetic (the parts are ASCII).
+  return 'GET  HTTP/1.1\r\nHost: \r\nUser-Agent: \r\nAccept: */*\r\n'.length + shape.path.length + host.length + shape.userAgent.length + 2;
 }
 
 /**
@@ -100,8 +138,8 @@ export function httpRequest(shape: FlowShape, host: string, size: number, rng: R
   const head = requestHead(shape, host, shape.userAgent, 'POST') + 'Content-Type: application/octet-stream\r\n';
   // One spare character in the User-Agent covers the sizes no Content-Length reaches.
   return (
-    withBody(head, size, (n) => rng.bytes(new Uint8Array(n))) ??
-    withBody(requestHead(shape, host, shape.userAgent + '1', 'POST') + 'Content-Type: application/octet-stream\r\n', size, (n) => rng.bytes(new Uint8Array(n)))!
+    withBody(head, size, (n) => opaqueBytes(new Uint8Array(n), rng)) ??
+    withBody(requestHead(shape, host, shape.userAgent + '1', 'POST') + 'Content-Type: application/octet-stream\r\n', size, (n) => opaqueBytes(new Uint8Array(n), rng))!
   );
 }
 
@@ -110,7 +148,7 @@ function responseHead(shape: FlowShape): string {
 }
 
 export function httpResponseMin(shape: FlowShape): number {
-  return responseHead(shape).length + 'Content-Length: 0\r\n\r\n'.length;
+  return 'HTTP/1.1 200 OK\r\nServer: \r\nContent-Type: text/html; charset=utf-8\r\n'.length + shape.server.length + 'Content-Length: 0\r\n\r\n'.length;
 }
 
 /** An HTTP/1.1 200 response of exactly `size` bytes (≥ {@link httpResponseMin}). */
@@ -138,7 +176,8 @@ function raw(code: number, bytes: number[] | Uint8Array): tls.TlsExtension {
   return { type: 'unknown', code, data: Uint8Array.from(bytes) };
 }
 
-function clientHello(host: string, rng: Rng): Uint8Array {
+/** The ClientHello record, encoded field by field. */
+export function encodeClientHello(host: string, rng: Rng): Uint8Array {
   const key = rng.bytes(new Uint8Array(32));
   const keyShare = new Uint8Array(2 + 4 + 32);
   keyShare.set([0, 36, 0x00, 0x1d, 0, 32]);
@@ -166,7 +205,8 @@ function clientHello(host: string, rng: Rng): Uint8Array {
   );
 }
 
-function serverHello(rng: Rng): Uint8Array {
+/** The ServerHello record, encoded field by field. */
+export function encodeServerHello(rng: Rng): Uint8Array {
   const keyShare = new Uint8Array(4 + 32);
   keyShare.set([0x00, 0x1d, 0, 32]);
   rng.bytes(keyShare.subarray(4));
@@ -184,6 +224,41 @@ function serverHello(rng: Rng): Uint8Array {
       ],
     },
   });
+}
+
+// A hello differs from flow to flow only in its random fields: each is a copy of a template
+// with those fields drawn in the order the encoder draws them. RFC 8446 §4.1.2-3: the record
+// header (5), handshake header (4) and legacy_version (2) come first, then random (32),
+// the session id's length (1) and the id (32); key_share, whose key ends the record, is the
+// last extension.
+const RANDOM_AT = 11;
+const SESSION_ID_AT = 44;
+const helloTemplates = new Map<string, Uint8Array>();
+let serverHelloTemplate: Uint8Array | undefined;
+
+/** The ClientHello record for `host`, the bytes {@link encodeClientHello} gives for the same generator. */
+export function clientHello(host: string, rng: Rng): Uint8Array {
+  let t = helloTemplates.get(host);
+  if (!t) {
+    t = encodeClientHello(host, createRng(0));
+    if (helloTemplates.size >= 1024) helloTemplates.clear();
+    helloTemplates.set(host, t);
+  }
+  const out = t.slice();
+  rng.bytes(out.subarray(out.length - 32));
+  rng.bytes(out.subarray(RANDOM_AT, RANDOM_AT + 32));
+  rng.bytes(out.subarray(SESSION_ID_AT, SESSION_ID_AT + 32));
+  return out;
+}
+
+/** The ServerHello record, the bytes {@link encodeServerHello} gives for the same generator. */
+export function serverHello(rng: Rng): Uint8Array {
+  serverHelloTemplate ??= encodeServerHello(createRng(0));
+  const out = serverHelloTemplate.slice();
+  rng.bytes(out.subarray(out.length - 32));
+  rng.bytes(out.subarray(RANDOM_AT, RANDOM_AT + 32));
+  rng.bytes(out.subarray(SESSION_ID_AT, SESSION_ID_AT + 32));
+  return out;
 }
 
 const helloSizes = new Map<string, number>();
@@ -215,7 +290,7 @@ export function tlsRecords(size: number, rng: Rng): Uint8Array {
     out[o + 2] = tls.TlsVersion.TLS1_2 & 0xff;
     out[o + 3] = frag >>> 8;
     out[o + 4] = frag & 0xff;
-    rng.bytes(out.subarray(o + 5, o + len));
+    opaqueBytes(out.subarray(o + 5, o + len), rng);
     o += len;
   }
   return out;
@@ -276,8 +351,8 @@ export function streamTurns(layout: StreamLayout, shape: FlowShape, host: string
       add(false, server, () => httpResponse(shape, server));
       break;
     case 'raw':
-      add(true, client, () => createRng(mixSeed(seed, 'raw-c')).bytes(new Uint8Array(client)));
-      add(false, server, () => createRng(mixSeed(seed, 'raw-s')).bytes(new Uint8Array(server)));
+      add(true, client, () => opaqueBytes(new Uint8Array(client), createRng(mixSeed(seed, 'raw-c'))));
+      add(false, server, () => opaqueBytes(new Uint8Array(server), createRng(mixSeed(seed, 'raw-s'))));
       break;
     case 'tls': {
       // RFC 8446 §2: ClientHello; ServerHello and the encrypted server flight; client Finished and data; server data.
@@ -450,9 +525,9 @@ function sshTurns(shape: FlowShape, client: number, server: number, seed: number
   for (let i = 0; i < rounds; i++) {
     const c = part(ec, i);
     const s = part(es, i);
-    if (i === 0) add(true, SSH_SIZES.newKeys + c, () => concat([fixed().newKeysC, enc.bytes(new Uint8Array(c))]));
-    else add(true, c, () => enc.bytes(new Uint8Array(c)));
-    add(false, s, () => enc.bytes(new Uint8Array(s)));
+    if (i === 0) add(true, SSH_SIZES.newKeys + c, () => concat([fixed().newKeysC, opaqueBytes(new Uint8Array(c), enc)]));
+    else add(true, c, () => opaqueBytes(new Uint8Array(c), enc));
+    add(false, s, () => opaqueBytes(new Uint8Array(s), enc));
   }
 }
 

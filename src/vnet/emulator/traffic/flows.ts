@@ -24,7 +24,7 @@
  */
 import { ShadownetError } from '../../../core/errors.js';
 import { formatAddress, numberToIpv4, parseAddress } from '../../../core/prefix.js';
-import { finishChecksum, transportChecksum, writeChecksum } from '../../../wire/checksum.js';
+import { finishChecksum, onesComplementSum, pseudoHeaderSum, writeChecksum } from '../../../wire/checksum.js';
 import * as dnsWire from '../../../wire/dns.js';
 import { TcpFlag } from '../../../wire/tcp.js';
 import type { Flow, FlowKind, FrameSink } from '../types.js';
@@ -43,7 +43,7 @@ import {
   type StreamLayout,
   type Turn,
 } from './content.js';
-import { createRng, mixSeed, type Rng } from './rng.js';
+import { createReseedableRng, createRng, mixSeed, mixSeed3, type Rng } from './rng.js';
 
 export const TrafficErrorCode = {
   /** The flow's counts cannot be realised by its kind's packets. */
@@ -126,16 +126,40 @@ function endpoint(text: string): Endpoint {
 // one per frame. A slab is never reused; it is freed when the last frame on it is.
 const SLAB = 1 << 20;
 let slab = new ArrayBuffer(SLAB);
+let slabView = new DataView(slab);
 let slabUsed = 0;
 function allocFrame(n: number): Uint8Array {
   if (n > SLAB / 8) return new Uint8Array(n);
   if (slabUsed + n > SLAB) {
     slab = new ArrayBuffer(SLAB);
+    slabView = new DataView(slab);
     slabUsed = 0;
   }
   const out = new Uint8Array(slab, slabUsed, n);
   slabUsed += (n + 7) & ~7;
   return out;
+}
+
+/**
+ * The one's-complement sum of `buf[offset, offset + length)` folded to 16
+ * bits and added to `initial`, as onesComplementSum gives it, read four bytes
+ * at a time: 32-bit big-endian words sum to the same value modulo 0xffff
+ * (2^16 ≡ 1), and a non-zero sum that is a multiple of 0xffff folds to 0xffff.
+ */
+function sum32(buf: Uint8Array, offset: number, length: number, initial: number): number {
+  const dv = buf.buffer === slab ? slabView : new DataView(buf.buffer);
+  let i = buf.byteOffset + offset;
+  const end = i + length;
+  let s = initial;
+  for (; i + 4 <= end; i += 4) s += dv.getUint32(i);
+  if (i + 2 <= end) {
+    s += dv.getUint16(i);
+    i += 2;
+  }
+  if (i < end) s += dv.getUint8(i) << 8;
+  if (s === 0) return 0;
+  const r = s % 0xffff;
+  return r === 0 ? 0xffff : r;
 }
 
 /**
@@ -150,6 +174,10 @@ class FrameBuilder {
   private readonly flowLabel: number;
   /** Ethernet + IP header of each direction, [to server, to client], length fields still zero. */
   private readonly templates: [Uint8Array, Uint8Array];
+  /** The pseudo-header sum of the two addresses. */
+  private readonly addressSum: number;
+  /** Sums of each template's IPv4 header (length, id, flags, protocol and checksum still zero). */
+  private readonly headerSums: [number, number];
 
   constructor(
     readonly client: Endpoint,
@@ -162,6 +190,8 @@ class FrameBuilder {
     this.ipId = [rng.int(0x10000), rng.int(0x10000)];
     this.flowLabel = rng.int(0x100000);
     this.templates = [this.template(client, server), this.template(server, client)];
+    this.addressSum = pseudoHeaderSum(client.bytes, server.bytes, 0, 0);
+    this.headerSums = [onesComplementSum(this.templates[0], 14, 20), onesComplementSum(this.templates[1], 14, 20)];
   }
 
   private template(s: Endpoint, d: Endpoint): Uint8Array {
@@ -219,9 +249,10 @@ class FrameBuilder {
       out[19] = id & 0xff;
       out[20] = proto === TCP ? 0x40 : 0; // DF on TCP
       out[23] = proto;
-      // RFC 791 §3.1: the header checksum, computed with the field zero.
-      let sum = 0;
-      for (let i = 14; i < 34; i += 2) sum += (out[i] << 8) | out[i + 1];
+      // RFC 791 §3.1: the header checksum, computed with the field zero: the template's fixed
+      // words plus the fields written here.
+      let sum = custom ? 0 : this.headerSums[dir] + total + id + (out[20] << 8) + proto;
+      if (custom) for (let i = 14; i < 34; i += 2) sum += (out[i] << 8) | out[i + 1];
       const c = finishChecksum(sum);
       out[24] = c >>> 8;
       out[25] = c & 0xff;
@@ -232,10 +263,12 @@ class FrameBuilder {
   }
 
   private finish(out: Uint8Array, proto: number, src?: Endpoint, dst?: Endpoint, toServer = true): Uint8Array {
-    const s = src ?? (toServer ? this.client : this.server);
-    const d = dst ?? (toServer ? this.server : this.client);
     const so = this.L;
-    writeChecksum(out, so + (proto === TCP ? 16 : 6), transportChecksum(s.bytes, d.bytes, proto, out, so, out.length - so));
+    const length = out.length - so;
+    // RFC 9293 §3.1, RFC 768: the pseudo-header's addresses (the same sum both ways), protocol and length.
+    const addresses = src === undefined && dst === undefined ? this.addressSum : pseudoHeaderSum((src ?? (toServer ? this.client : this.server)).bytes, (dst ?? (toServer ? this.server : this.client)).bytes, 0, 0);
+    const c = finishChecksum(sum32(out, so, length, addresses + proto + length));
+    writeChecksum(out, so + (proto === TCP ? 16 : 6), proto === UDP && c === 0 ? 0xffff : c);
     return out;
   }
 
@@ -396,6 +429,23 @@ function dnsMinimums(flow: Pick<Flow, 'packetsToServer' | 'packetsToClient'>, ho
   return { q, a, qType };
 }
 
+// DNS messages of a flow differ from other flows' of the same name, type and size only in
+// their id (RFC 1035 §4.1.1: the first two bytes): they are copies of encoded templates.
+const dnsTemplates = new Map<string, Uint8Array>();
+function dnsMessage(answer: boolean, id: number, host: string, type: number, size: number): Uint8Array {
+  const key = `${answer ? 'a' : 'q'} ${type} ${size} ${host}`;
+  let t = dnsTemplates.get(key);
+  if (!t) {
+    t = answer ? dnsAnswer(0, host, type, answerAddress(host, type), size) : dnsQuery(0, host, type, size);
+    if (dnsTemplates.size >= 4096) dnsTemplates.clear();
+    dnsTemplates.set(key, t);
+  }
+  const out = t.slice();
+  out[0] = id >>> 8;
+  out[1] = id & 0xff;
+  return out;
+}
+
 function materializeDns(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
   const host = defaultHost(flow);
   if (flow.packetsToServer < 1) throw new TrafficError(TrafficErrorCode.INFEASIBLE, 'a DNS flow needs at least one query', flow.id);
@@ -407,10 +457,10 @@ function materializeDns(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
   const ids = Array.from({ length: flow.packetsToServer }, () => rng.int(0x10000));
   const out: Out[] = [];
   for (let i = 0; i < Math.max(q.length, a.length); i++) {
-    if (i < q.length) out.push({ toServer: true, frame: fb.udp(true, flow.clientPort, flow.serverPort, dnsQuery(ids[i], host, qType(i), q[i] - L + spread(excessQ, q.length, i))) });
+    if (i < q.length) out.push({ toServer: true, frame: fb.udp(true, flow.clientPort, flow.serverPort, dnsMessage(false, ids[i], host, qType(i), q[i] - L + spread(excessQ, q.length, i))) });
     if (i < a.length) {
       const qi = Math.min(i, q.length - 1);
-      out.push({ toServer: false, frame: fb.udp(false, flow.serverPort, flow.clientPort, dnsAnswer(ids[qi], host, qType(qi), answerAddress(host, qType(qi)), a[i] - L + spread(excessA, a.length, i))) });
+      out.push({ toServer: false, frame: fb.udp(false, flow.serverPort, flow.clientPort, dnsMessage(true, ids[qi], host, qType(qi), a[i] - L + spread(excessA, a.length, i))) });
     }
   }
   return out;
@@ -641,16 +691,10 @@ export const DEFAULT_FLOW_BYTES: Readonly<Record<FlowKind, number>> = {
   exfiltration: 50_000_000,
 };
 
-/**
- * A flow of `kind` with packet and byte counts its packets realise exactly
- * (see {@link materializeFlow}), sized around `spec.targetBytes`, with a
- * realistic duration. Deterministic from `spec.seed`.
- */
-export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
-  const v6 = isV6(spec.server);
-  const rng = createRng(mixSeed(spec.seed, 'flowFor', kind));
-  const L = linkOverhead(v6);
-  const withDuration = (packetsToServer: number, packetsToClient: number, bytesToServer: number, bytesToClient: number, protocol: number, ms: number): Flow => ({
+const flowForRng = createReseedableRng();
+
+function withDuration(kind: FlowKind, spec: FlowSpec, packetsToServer: number, packetsToClient: number, bytesToServer: number, bytesToClient: number, protocol: number, ms: number): Flow {
+  return {
     id: spec.id,
     kind,
     vnet: spec.vnet,
@@ -669,7 +713,19 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
     packetsToClient,
     bytesToServer,
     bytesToClient,
-  });
+  };
+}
+
+/**
+ * A flow of `kind` with packet and byte counts its packets realise exactly
+ * (see {@link materializeFlow}), sized around `spec.targetBytes`, with a
+ * realistic duration. Deterministic from `spec.seed`.
+ */
+export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
+  const v6 = isV6(spec.server);
+  // One generator, started over per flow: the stream of createRng(mixSeed(seed, 'flowFor', kind)).
+  const rng = flowForRng.reseed(mixSeed3(spec.seed, 'flowFor', kind));
+  const L = linkOverhead(v6);
   const layout = layoutOf(kind, spec.serverPort);
   if (layout) {
     const host = defaultHost(spec);
@@ -714,7 +770,7 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
     const rate = (20 + rng.int(480)) * 1e6; // bits/s the path gives this connection
     let ms = rtt * (seg.turns + 2) + ((bytesToServer + bytesToClient) * 8 * 1000) / rate;
     if (kind === 'ssh') ms += seg.turns * (200 + rng.exp(1500)); // a person typing
-    return withDuration(packetsToServer, packetsToClient, bytesToServer, bytesToClient, TCP, ms);
+    return withDuration(kind, spec, packetsToServer, packetsToClient, bytesToServer, bytesToClient, TCP, ms);
   }
   switch (kind) {
     case 'dns': {
@@ -737,7 +793,7 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
       const cap = (n: number) => n * Math.max(0, 1514 - maxSize);
       const extraQ = Math.min(cap(q), Math.floor(extra / 4));
       const extraA = a === 0 ? 0 : Math.min(cap(a), extra - extraQ);
-      return withDuration(q, a, minQ + extraQ, minA + extraA, UDP, q * (0.5 + rng.exp(12)));
+      return withDuration(kind, spec, q, a, minQ + extraQ, minA + extraA, UDP, q * (0.5 + rng.exp(12)));
     }
     case 'dns-tunnel': {
       const domain = spec.hostname ?? 'tunnel.example';
@@ -750,18 +806,18 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
       const plan = tunnelPlan({ packetsToServer: q, packetsToClient: a, bytesToServer }, domain, v6);
       let bytesToClient = 0;
       for (let i = 0; i < a; i++) bytesToClient += plan.aMin(i) + 100 + rng.int(500);
-      return withDuration(q, a, bytesToServer, bytesToClient, UDP, q * (20 + rng.exp(200)));
+      return withDuration(kind, spec, q, a, bytesToServer, bytesToClient, UDP, q * (20 + rng.exp(200)));
     }
     case 'port-scan': {
       const n = Math.max(1, spec.packets ?? 100);
       const m = Math.min(n, spec.replies ?? n);
       const open = Math.min(m, 1 + rng.int(3));
-      return withDuration(n, m, n * (L + 24), m * (L + 20) + 4 * open, TCP, n * (0.2 + rng.exp(2)));
+      return withDuration(kind, spec, n, m, n * (L + 24), m * (L + 20) + 4 * open, TCP, n * (0.2 + rng.exp(2)));
     }
     case 'syn-flood': {
       const n = Math.max(1, spec.packets ?? 1000);
       const m = Math.min(n, spec.replies ?? n);
-      return withDuration(n, m, n * (L + 20), m * (L + 24), TCP, n * 0.1);
+      return withDuration(kind, spec, n, m, n * (L + 20), m * (L + 24), TCP, n * 0.1);
     }
     default:
       throw new TrafficError(TrafficErrorCode.INVALID, `unknown flow kind ${JSON.stringify(kind)}`, spec.id);

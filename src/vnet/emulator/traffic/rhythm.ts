@@ -53,23 +53,31 @@ export function burstWindows(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, da
   return out.sort((a, b) => a[0] - b[0]);
 }
 
-// The schedules of the days last asked for, per (seed, application): rates are read at every arrival.
-const burstCache = new Map<string, Map<number, [number, number][]>>();
+// The schedules of the days last asked for, per application (and seed): rates are read at every arrival.
+interface BurstDays {
+  seed: number;
+  mean: number;
+  readonly days: Map<number, [number, number][]>;
+}
+const burstCache = new WeakMap<object, BurstDays>();
 
 function cachedBurstWindows(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, day: number, seed: number): [number, number][] {
-  if (!(app.rhythm.burstsPerDay > 0)) return [];
-  const key = `${seed}\u0000${app.rhythm.burstsPerDay}\u0000${app.name}`;
-  let days = burstCache.get(key);
-  if (!days) {
-    if (burstCache.size >= 1024) burstCache.clear();
-    days = new Map();
-    burstCache.set(key, days);
+  const mean = app.rhythm.burstsPerDay;
+  if (!(mean > 0)) return [];
+  let c = burstCache.get(app);
+  if (!c) {
+    c = { seed, mean, days: new Map() };
+    burstCache.set(app, c);
+  } else if (c.seed !== seed || c.mean !== mean) {
+    c.seed = seed;
+    c.mean = mean;
+    c.days.clear();
   }
-  let w = days.get(day);
+  let w = c.days.get(day);
   if (!w) {
-    if (days.size >= 8) days.clear();
+    if (c.days.size >= 8) c.days.clear();
     w = burstWindows(app, day, seed);
-    days.set(day, w);
+    c.days.set(day, w);
   }
   return w;
 }
@@ -78,7 +86,10 @@ function cachedBurstWindows(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, day
 export function inBurst(app: Pick<ApplicationConfig, 'name' | 'rhythm'>, timeMs: number, seed = 0): boolean {
   if (!(app.rhythm.burstsPerDay > 0)) return false;
   const day = Math.floor(timeMs / DAY);
-  for (let d = day; d >= day - 1; d--) for (const [s, e] of cachedBurstWindows(app, d, seed)) if (timeMs >= s && timeMs < e) return true;
+  for (let d = day; d >= day - 1; d--) {
+    const w = cachedBurstWindows(app, d, seed);
+    for (let i = 0; i < w.length; i++) if (timeMs >= w[i][0] && timeMs < w[i][1]) return true;
+  }
   return false;
 }
 
@@ -178,6 +189,7 @@ export function generateAppFlows(
   const kind = KIND[app.protocol];
   const sigma = 0.6;
   const flows: Flow[] = [];
+  const hostname = app.hostname ?? `${app.name}.${vnet}.internal`;
   let t = fromMs;
   while (true) {
     const rate = appRate(app, t, startMs, opts.seed ?? 0);
@@ -196,7 +208,7 @@ export function generateAppFlows(
         server: serviceAddress,
         serverPort: app.port,
         start: Math.round(t * 1000) / 1000,
-        hostname: app.hostname ?? `${app.name}.${vnet}.internal`,
+        hostname,
         seed: rng.int(0x100000000),
         targetBytes: target,
       }),

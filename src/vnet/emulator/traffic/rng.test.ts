@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, mixSeed, mixSeed2 } from './rng.js';
+import { createReseedableRng, createRng, mixSeed, mixSeed1, mixSeed2, mixSeed3 } from './rng.js';
 
 describe('rng', () => {
   it('gives the same sequence as always for a seed, so emulations replay across versions', () => {
@@ -15,6 +15,20 @@ describe('rng', () => {
 
   it('mixes a number and a string the same way through the fast path', () => {
     for (const [n, s] of [[0, ''], [42, 'shape'], [2 ** 40 + 3, 'frames'], [4294967295, 'é✓']] as const) expect(mixSeed2(n, s)).toBe(mixSeed(n, s));
+    for (const n of [0, 42, 2 ** 40 + 3, 4294967295]) {
+      expect(mixSeed1(n)).toBe(mixSeed(n));
+      expect(mixSeed3(n, 'flowFor', 'tls')).toBe(mixSeed(n, 'flowFor', 'tls'));
+    }
+  });
+
+  it('restarts a reused generator on the stream a new one for the seed gives', () => {
+    const r = createReseedableRng(1);
+    r.normal(); // leaves a spare normal behind, which a restart must drop
+    for (const seed of [7, 2 ** 33 + 5, 7]) {
+      r.reseed(seed);
+      const fresh = createRng(seed);
+      expect([r.int(1000), r.normal(), r.normal(), r.exp(3)]).toEqual([fresh.int(1000), fresh.normal(), fresh.normal(), fresh.exp(3)]);
+    }
   });
 
   it('fills byte arrays of every length from the same stream as single draws', () => {

@@ -68,6 +68,23 @@ export function mixSeed(...parts: readonly (number | string)[]): number {
   return splitmixOut((h + 0x9e3779b9) >>> 0);
 }
 
+/** {@link mixSeed} of one number, without an argument array (hot paths). */
+export function mixSeed1(n: number): number {
+  const h = Math.imul(fnvNumber(0x811c9dc5, n) ^ 0xff, FNV_PRIME) >>> 0;
+  return splitmixOut((h + 0x9e3779b9) >>> 0);
+}
+
+/** {@link mixSeed} of a number and two strings, without an argument array (hot paths). */
+export function mixSeed3(n: number, s: string, t: string): number {
+  let h = fnvNumber(0x811c9dc5, n);
+  h = Math.imul(h ^ 0xff, FNV_PRIME) >>> 0;
+  h = fnvString(h, s);
+  h = Math.imul(h ^ 0xff, FNV_PRIME) >>> 0;
+  h = fnvString(h, t);
+  h = Math.imul(h ^ 0xff, FNV_PRIME) >>> 0;
+  return splitmixOut((h + 0x9e3779b9) >>> 0);
+}
+
 /** {@link mixSeed} of a number and a string, without an argument array (hot paths). */
 export function mixSeed2(n: number, s: string): number {
   let h = fnvNumber(0x811c9dc5, n);
@@ -79,27 +96,36 @@ export function mixSeed2(n: number, s: string): number {
 
 /**
  * sfc32 with the state in fields: a method call per draw and no closures, so
- * a generator per flow is cheap.
+ * a generator per flow is cheap. The fields hold the state as signed 32-bit
+ * integers (the same bits), which the engine keeps unboxed.
  */
-class Sfc32 implements Rng {
-  a: number;
-  b: number;
-  c: number;
-  d: number;
+class Sfc32 implements ReseedableRng {
+  a = 0;
+  b = 0;
+  c = 0;
+  d = 0;
   spare = 0;
   hasSpare = false;
 
   constructor(seed: number) {
-    let s = mixSeed(seed);
+    this.reseed(seed);
+  }
+
+  /** Start over as {@link createRng}(seed) would. */
+  reseed(seed: number): this {
+    this.hasSpare = false;
+    this.spare = 0;
+    let s = mixSeed1(seed);
     s = (s + 0x9e3779b9) >>> 0;
-    this.a = splitmixOut(s);
+    this.a = splitmixOut(s) | 0;
     s = (s + 0x9e3779b9) >>> 0;
-    this.b = splitmixOut(s);
+    this.b = splitmixOut(s) | 0;
     s = (s + 0x9e3779b9) >>> 0;
-    this.c = splitmixOut(s);
+    this.c = splitmixOut(s) | 0;
     s = (s + 0x9e3779b9) >>> 0;
-    this.d = splitmixOut(s);
+    this.d = splitmixOut(s) | 0;
     this.skip(12);
+    return this;
   }
 
   /** Draw and discard `n` values. */
@@ -115,10 +141,10 @@ class Sfc32 implements Rng {
       b = (c + (c << 3)) >>> 0;
       c = ((((c << 21) | (c >>> 11)) >>> 0) + t) >>> 0;
     }
-    this.a = a;
-    this.b = b;
-    this.c = c;
-    this.d = d;
+    this.a = a | 0;
+    this.b = b | 0;
+    this.c = c | 0;
+    this.d = d | 0;
   }
 
   u32(): number {
@@ -127,11 +153,11 @@ class Sfc32 implements Rng {
     const c = this.c;
     const d = this.d;
     const t = (((a + b) >>> 0) + d) >>> 0;
-    this.d = (d + 1) >>> 0;
+    this.d = (d + 1) | 0;
     this.a = b ^ (b >>> 9);
-    this.b = (c + (c << 3)) >>> 0;
+    this.b = (c + (c << 3)) | 0;
     const r = ((c << 21) | (c >>> 11)) >>> 0;
-    this.c = (r + t) >>> 0;
+    this.c = (r + t) | 0;
     return t;
   }
 
@@ -203,10 +229,10 @@ class Sfc32 implements Rng {
       out[i + 2] = v >>> 16;
       out[i + 3] = v >>> 24;
     }
-    this.a = a;
-    this.b = b;
-    this.c = c;
-    this.d = d;
+    this.a = a | 0;
+    this.b = b | 0;
+    this.c = c | 0;
+    this.d = d | 0;
     if (i < n) {
       const v = this.u32();
       for (let j = 0; i < n; i++, j++) out[i] = v >>> (8 * j);
@@ -218,6 +244,16 @@ class Sfc32 implements Rng {
     const hi = this.u32();
     return new Sfc32(hi * 0x100000 + (this.u32() >>> 12));
   }
+}
+
+/** A generator that can be started over with another seed: for hot paths that would otherwise build one per item. */
+export interface ReseedableRng extends Rng {
+  /** Start over with the stream of {@link createRng}(seed). */
+  reseed(seed: number): ReseedableRng;
+}
+
+export function createReseedableRng(seed = 0): ReseedableRng {
+  return new Sfc32(seed);
 }
 
 /** A generator for `seed` (any number; it is reduced to 32 bits with its high part mixed in). */
