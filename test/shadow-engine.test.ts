@@ -182,6 +182,31 @@ describe('ShadowEngine', () => {
     expect(copied()).toBe(2);
   });
 
+  it('counts every packet of a long flow in the interval it was seen, across batches and intervals', async () => {
+    const { rib, run, stats, engine, advance } = setup(`
+    - { name: none, vnet: prod, priority: 1, target: asc, rules: [{ action: reject }] }`);
+    engine.start();
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001]));
+    const flow = (n: number) => Array.from({ length: n }, () => ({ src: '10.1.0.1', dst: '10.10.1.5', srcPort: 40000, dstPort: 443, payload: 100 }));
+    await run(flow(7));
+    await run(flow(5));
+    advance(20);
+    await run(flow(3));
+    advance(20);
+    await run(flow(1));
+    expect(stats).toHaveLength(2);
+    expect(stats[0].prefixes.find((p) => p.prefix === '10.10.0.0/16')).toMatchObject({ packetsIn: 12, bytesIn: 12 * 154 });
+    expect(stats[1].prefixes.find((p) => p.prefix === '10.10.0.0/16')).toMatchObject({ packetsIn: 3, bytesIn: 3 * 154 });
+    // A route change between batches: the counts so far stay with the route they were counted for.
+    rib.announce('p1', parsePrefix('10.10.1.0/24'), attrs([65001]));
+    await run(flow(4));
+    advance(20);
+    await run(flow(1));
+    const last = stats[stats.length - 1];
+    expect(last.prefixes.find((p) => p.prefix === '10.10.0.0/16')).toMatchObject({ packetsIn: 1 });
+    expect(last.prefixes.find((p) => p.prefix === '10.10.1.0/24')).toMatchObject({ packetsIn: 4 });
+  });
+
   it('publishes per-prefix and per-application traffic each interval', async () => {
     const { rib, run, stats, engine, advance } = setup(`
     - { name: none, vnet: prod, priority: 1, target: asc, rules: [{ action: reject }] }`);

@@ -33,7 +33,7 @@ import { MirrorSessionSchema, type MirrorSessionConfig, type MirrorTargetConfig,
 import { Budgets, shedReasonName, ShedReason } from './budget.js';
 import { Classifier, type VnetClassifier } from './classifier.js';
 import { RouteFactTable, StaticPrefixTable } from './fact-table.js';
-import { FLOW_DST_ROUTE, FLOW_SESSION, FLOW_SRC_ROUTE, FLOW_USER0, FLOW_USER1, FlowCache } from './flow-cache.js';
+import { FLOW_DST_ROUTE, FLOW_META, FLOW_SESSION, FLOW_SRC_ROUTE, FlowCache, flowVnetIndex } from './flow-cache.js';
 import { IpSetRegistry } from './ipset.js';
 import { createSampler, type Sampler } from './sampler.js';
 import { BusTarget, PcapTarget, VxlanTarget } from './targets/index.js';
@@ -199,7 +199,7 @@ export class ShadowEngine {
     this.#clock = options.clock;
     this.#log = options.logger ?? silentLogger();
     this.#routing = options.routing;
-    this.#cache = options.flowCache === false ? null : new FlowCache();
+    this.#cache = options.flowCache === false ? null : new FlowCache(18, (e, at, packets, bytes) => this.#foldFlow(e, at, packets, bytes));
     this.#statsIntervalMs = options.config.shadow.statsInterval * 1000;
     const byAddress: { prefix: ReturnType<typeof parsePrefix>; value: number }[] = [];
     options.config.vnets.forEach((v, index) => {
@@ -339,35 +339,11 @@ export class ShadowEngine {
         if (cache !== null && (ver === 4 || ver === 6))
           entry = ver === 4 ? cache.store4(view, v.index, session, srcRoute, dstRoute) : cache.store6(view, data, v.index, session, srcRoute, dstRoute);
       }
-      // Per-prefix traffic, for the PRA. The flow's entry keeps the routes' counter slots of this interval (slot + 1).
+      // Per-prefix traffic, for the PRA: counted in the flow's cache entry and folded into the routes' counters later.
       v.packets++;
       v.bytes += wire;
-      if (dstRoute > 0) {
-        let k = entry >= 0 ? cache!.entries[entry + FLOW_USER0] - 1 : -1;
-        if (k < 0) {
-          const s = dstRoute < v.slotOf.length ? v.slotOf[dstRoute] : 0;
-          k = s === 0 ? this.#slot(v, dstRoute) : s - 1;
-          if (entry >= 0) cache!.entries[entry + FLOW_USER0] = k + 1;
-        }
-        const t = v.traffic;
-        t[k << 2]++;
-        t[(k << 2) + 1] += wire;
-      }
-      if (srcRoute > 0) {
-        let k = entry >= 0 ? cache!.entries[entry + FLOW_USER1] - 1 : -1;
-        if (k < 0) {
-          const s = srcRoute < v.slotOf.length ? v.slotOf[srcRoute] : 0;
-          k = s === 0 ? this.#slot(v, srcRoute) : s - 1;
-          if (entry >= 0) cache!.entries[entry + FLOW_USER1] = k + 1;
-        }
-        const t = v.traffic;
-        t[(k << 2) + 2]++;
-        t[(k << 2) + 3] += wire;
-      }
-      if (dstRoute <= 0 && srcRoute <= 0) {
-        v.unroutedPackets++;
-        v.unroutedBytes += wire;
-      }
+      if (entry >= 0) cache!.count(entry, wire);
+      else this.#countRoutes(v, srcRoute, dstRoute, 1, wire);
       if (session < 0) continue;
 
       const sc = this.#counterList[session];
@@ -439,6 +415,34 @@ export class ShadowEngine {
   }
 
   /** A counter slot for `route`, first seen this interval. */
+  /** Add `packets`/`bytes` to the per-prefix counters of a flow's routes (or to the unrouted counters). */
+  #countRoutes(v: VnetState, srcRoute: number, dstRoute: number, packets: number, bytes: number): void {
+    if (dstRoute > 0) {
+      const s = dstRoute < v.slotOf.length ? v.slotOf[dstRoute] : 0;
+      const k = (s === 0 ? this.#slot(v, dstRoute) : s - 1) << 2;
+      const t = v.traffic;
+      t[k] += packets;
+      t[k + 1] += bytes;
+    }
+    if (srcRoute > 0) {
+      const s = srcRoute < v.slotOf.length ? v.slotOf[srcRoute] : 0;
+      const k = (s === 0 ? this.#slot(v, srcRoute) : s - 1) << 2;
+      const t = v.traffic;
+      t[k + 2] += packets;
+      t[k + 3] += bytes;
+    }
+    if (dstRoute <= 0 && srcRoute <= 0) {
+      v.unroutedPackets += packets;
+      v.unroutedBytes += bytes;
+    }
+  }
+
+  /** The flow cache hands over a flow's counts. */
+  #foldFlow(e: Int32Array, at: number, packets: number, bytes: number): void {
+    const v = this.#vnets[flowVnetIndex(e[at + FLOW_META])];
+    if (v) this.#countRoutes(v, e[at + FLOW_SRC_ROUTE], e[at + FLOW_DST_ROUTE], packets, bytes);
+  }
+
   #slot(v: VnetState, route: number): number {
     if (route >= v.slotOf.length) {
       let n = Math.max(v.slotOf.length, v.facts.routeGroup.length);
@@ -463,6 +467,11 @@ export class ShadowEngine {
 
   #commitRoutes(): void {
     let changed = 0;
+    let pending = false;
+    for (const v of this.#vnets) if (v.facts.pending > 0) pending = true;
+    if (!pending) return;
+    // The flows' counts name routes that the commit may change: fold them first.
+    this.#cache?.foldAll();
     for (const v of this.#vnets) if (v.facts.pending > 0) changed += v.facts.commit();
     if (changed > 0) {
       this.counters.routeChangesCommitted += changed;
@@ -473,6 +482,8 @@ export class ShadowEngine {
   // ---- traffic statistics ----
 
   #flushStats(v: VnetState, nowMs: number): void {
+    // Counts still held by the flow cache belong to this interval.
+    this.#cache?.foldAll();
     const end = v.intervalStart + this.#statsIntervalMs;
     const prefixes: PrefixTraffic[] = [];
     const apps = new Map<string, { app: string; packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number }>();
@@ -516,8 +527,6 @@ export class ShadowEngine {
     for (let j = 0; j < n; j++) v.slotOf[order[j]] = 0;
     v.traffic.fill(0, 0, n * 4);
     v.nTouched = 0;
-    // The flow cache keeps counter slots of the interval that ended.
-    this.#cache?.invalidate();
     v.packets = v.bytes = v.unroutedPackets = v.unroutedBytes = 0;
     v.intervalStart = Math.floor(nowMs / this.#statsIntervalMs) * this.#statsIntervalMs;
     this.#bus.publish(trafficStatsTopic(v.config.name), msg);

@@ -4,7 +4,8 @@
  * the rules and the two route lookups, the rest pay for one hash probe.
  *
  * Layout: one 64-byte entry (16 int32) per flow holds the key, the decision
- * and what the engine derives from it, so a hit reads one cache line. It is
+ * and the flow's packet and byte counts since they were last folded into the
+ * per-prefix statistics, so a hit reads and writes one cache line. It is
  * two-way set associative: a flow lives in one of the two entries of its
  * bucket; a new flow takes the first way and pushes the previous occupant to
  * the second. Entries carry the epoch they were computed in; the engine
@@ -12,6 +13,12 @@
  * committed, IP sets replaced, sessions swapped, a statistics interval
  * closed, the clock crossing a second when sessions depend on route age),
  * so a stale decision is never used.
+ *
+ * Counting: {@link count} adds a packet to its flow's entry; the counts go
+ * to the `fold` callback (which adds them to the routes' statistics) when
+ * the entry is replaced, when its byte count grows large, and for every
+ * counted entry at {@link foldAll} and {@link invalidate}. Fold before the
+ * routes the entries name change.
  */
 import type { PacketView } from '../wire/dissect.js';
 import { readWord } from './fact-table.js';
@@ -34,9 +41,18 @@ export const FLOW_SESSION = 11;
 /** Route index of the source / destination at that epoch (0: none). */
 export const FLOW_SRC_ROUTE = 12;
 export const FLOW_DST_ROUTE = 13;
-/** Free for the engine: cleared to 0 by `store*`, kept until the entry is replaced. */
-export const FLOW_USER0 = 14;
-export const FLOW_USER1 = 15;
+/** Packets and bytes counted since the last fold. */
+const PACKETS = 14;
+const BYTES = 15;
+/** Bytes an entry may hold before it is folded (keeps the int32 positive). */
+const BYTES_LIMIT = 0x3fffffff;
+
+/** The virtual network index of an entry (`entries[e + FLOW_META]`). */
+export const FLOW_META = META;
+export const flowVnetIndex = (meta: number): number => (meta >>> 8) & 0x3fffff;
+
+/** Receives an entry's counts (`entries[at…]` still holds its key, session and routes). */
+export type FlowFold = (entries: Int32Array, at: number, packets: number, bytes: number) => void;
 
 export class FlowCache {
   readonly #buckets: number;
@@ -44,12 +60,17 @@ export class FlowCache {
   readonly entries: Int32Array;
   /** Offset of the bucket the last missed lookup hashed to. */
   #missBase = 0;
+  /** Entries that may hold counts (duplicates allowed: folding zeroes them). */
+  #live = new Int32Array(4096);
+  #nLive = 0;
+  readonly #fold: FlowFold;
   epoch = 1;
   hits = 0;
   misses = 0;
 
-  /** 2^sizeLog2 entries (default 2^18: 256k flows in 16 MiB). */
-  constructor(sizeLog2 = 18) {
+  /** 2^sizeLog2 entries (default 2^18: 256k flows in 16 MiB); `fold` receives the counts of {@link count}. */
+  constructor(sizeLog2 = 18, fold: FlowFold = () => {}) {
+    this.#fold = fold;
     const n = 1 << sizeLog2;
     this.#buckets = n >>> 1;
     this.entries = new Int32Array(n * FLOW_ENTRY_WORDS);
@@ -98,8 +119,8 @@ export class FlowCache {
     e[w + FLOW_SESSION] = session;
     e[w + FLOW_SRC_ROUTE] = srcRoute;
     e[w + FLOW_DST_ROUTE] = dstRoute;
-    e[w + FLOW_USER0] = 0;
-    e[w + FLOW_USER1] = 0;
+    e[w + PACKETS] = 0;
+    e[w + BYTES] = 0;
     return w;
   }
 
@@ -173,21 +194,82 @@ export class FlowCache {
     e[w + FLOW_SESSION] = session;
     e[w + FLOW_SRC_ROUTE] = srcRoute;
     e[w + FLOW_DST_ROUTE] = dstRoute;
-    e[w + FLOW_USER0] = 0;
-    e[w + FLOW_USER1] = 0;
+    e[w + PACKETS] = 0;
+    e[w + BYTES] = 0;
     return w;
+  }
+
+  /** Count one packet of `bytes` for the flow in entry `at`. */
+  count(at: number, bytes: number): void {
+    const e = this.entries;
+    const p = e[at + PACKETS];
+    if (p === 0) this.#addLive(at);
+    const b = e[at + BYTES] + bytes;
+    if (b > BYTES_LIMIT) {
+      e[at + PACKETS] = 0;
+      e[at + BYTES] = 0;
+      this.#fold(e, at, p + 1, b);
+    } else {
+      e[at + PACKETS] = p + 1;
+      e[at + BYTES] = b;
+    }
+  }
+
+  /** Hand every entry's counts to `fold` and zero them. */
+  foldAll(): void {
+    const e = this.entries;
+    const live = this.#live;
+    const n = this.#nLive;
+    this.#nLive = 0;
+    for (let i = 0; i < n; i++) {
+      const at = live[i];
+      const p = e[at + PACKETS];
+      if (p === 0) continue;
+      const b = e[at + BYTES];
+      e[at + PACKETS] = 0;
+      e[at + BYTES] = 0;
+      this.#fold(e, at, p, b);
+    }
+  }
+
+  #addLive(at: number): void {
+    if (this.#nLive === this.#live.length) {
+      if (this.#live.length < 1 << 20) {
+        const l = new Int32Array(this.#live.length * 2);
+        l.set(this.#live);
+        this.#live = l;
+      } else this.foldAll();
+    }
+    this.#live[this.#nLive++] = at;
+  }
+
+  /** Fold entry `at`'s counts, if any, before it is overwritten. */
+  #evict(at: number): void {
+    const e = this.entries;
+    const p = e[at + PACKETS];
+    if (p === 0) return;
+    const b = e[at + BYTES];
+    e[at + PACKETS] = 0;
+    e[at + BYTES] = 0;
+    this.#fold(e, at, p, b);
   }
 
   /** The first way of the missed bucket, its current occupant (if any) moved to the second. */
   #claim(): number {
     const b = this.#missBase;
     const e = this.entries;
-    if (e[b + EPOCH] === this.epoch) e.copyWithin(b + FLOW_ENTRY_WORDS, b, b + FLOW_ENTRY_WORDS);
+    if (e[b + EPOCH] === this.epoch) {
+      const second = b + FLOW_ENTRY_WORDS;
+      this.#evict(second);
+      e.copyWithin(second, b, second);
+      if (e[second + PACKETS] !== 0) this.#addLive(second);
+    } else this.#evict(b);
     return b;
   }
 
-  /** Forget every decision (O(1)). */
+  /** Forget every decision (the counts are folded first); O(entries counted since the last fold). */
   invalidate(): void {
+    this.foldAll();
     this.epoch = (this.epoch + 1) | 0 || 1;
   }
 }
