@@ -108,6 +108,11 @@ export class VxlanTarget implements CopyTarget {
           : `the native batch sender is not available (${udpBatchUnavailableReason()}); run \`npm run build\``,
         'sender',
       );
+    if (native === null && sender === 'auto' && family !== 0)
+      this.#log.info(
+        { target: options.name, reason: udpBatchUnavailableReason() },
+        'the native VXLAN sender is not built (npm run build:native); sending one datagram per system call',
+      );
     if (native !== null) {
       this.#native = native;
       this.#family = v6 ? 6 : 4;
