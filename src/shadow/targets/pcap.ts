@@ -101,8 +101,9 @@ export class PcapTarget implements CopyTarget {
   #used = 0;
   #chain: Promise<void> = Promise.resolve();
   #pendingBytes = 0;
-  /** When (performance.now()) an end of batch first found copies gathered since the last hand-off; -1: none. */
-  #since = -1;
+  /** Packet time (s) of the first copy gathered since the last hand-off (-1: none), and of the latest. */
+  #firstSec = -1;
+  #lastSec = 0;
   #closed = false;
   #loggedErrors = 0;
 
@@ -225,6 +226,8 @@ export class PcapTarget implements CopyTarget {
     file.bytes += size;
     file.packets++;
     if (caplen > file.maxCaplen) file.maxCaplen = caplen;
+    if (this.#firstSec < 0) this.#firstSec = record.tsSec;
+    this.#lastSec = record.tsSec;
     this.stats.packets++;
     this.stats.bytes += caplen;
   }
@@ -359,7 +362,7 @@ export class PcapTarget implements CopyTarget {
         if (buf.length === Math.max(this.#bufferBytes, 64) && this.#spare.length < 4) this.#spare.push(buf);
       }
     });
-    this.#since = -1;
+    this.#firstSec = -1;
     this.#buf = this.#spare.pop() ?? new Uint8Array(Math.max(this.#bufferBytes, 64));
     this.#dv = new DataView(this.#buf.buffer);
     this.#used = 0;
@@ -398,13 +401,11 @@ export class PcapTarget implements CopyTarget {
 
   /**
    * End of an engine batch. Copies stay gathered until the buffer is full,
-   * except that a buffer holding copies for a second or more is handed to
-   * the disk, so a slow live stream still reaches the file.
+   * except that copies spanning a second of packet time or more are handed
+   * to the disk, so a slow live stream still reaches the file.
    */
   endBatch(): void {
-    if (this.#used === 0) this.#since = -1;
-    else if (this.#since < 0) this.#since = performance.now();
-    else if (performance.now() - this.#since >= 1000) this.#handOff();
+    if (this.#firstSec >= 0 && this.#lastSec - this.#firstSec >= 1) this.#handOff();
   }
 
   /** A promise while more than half of `maxPendingBytes` waits for the disk, else undefined. */

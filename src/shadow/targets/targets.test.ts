@@ -104,6 +104,27 @@ describe('PcapTarget', () => {
     ]);
   });
 
+  it('keeps copies gathered until a batch ends a second of packet time after the first, then writes them', async () => {
+    const path = join(dir, 'live.pcap');
+    const t = new PcapTarget({ name: 'l', path });
+    const onDisk = async (): Promise<number> => {
+      // Writes run in order on their own; give them a moment.
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+      return readFileSync(path).length;
+    };
+    t.write(copy(1, { tsSec: 1_700_000_000, tsNsec: 0 }));
+    t.endBatch();
+    expect(await onDisk()).toBe(0);
+    t.write(copy(2, { tsSec: 1_700_000_000, tsNsec: 900_000_000 }));
+    t.endBatch();
+    expect(await onDisk()).toBe(0);
+    t.write(copy(3, { tsSec: 1_700_000_001, tsNsec: 100_000_000 }));
+    t.endBatch();
+    expect(await onDisk()).toBe(24 + 3 * (16 + 100));
+    await t.close();
+    expect(readBack(path).records).toHaveLength(3);
+  });
+
   it('counts a file it cannot open instead of throwing', async () => {
     const t = new PcapTarget({ name: 'x', path: join(dir, 'no', 'such', 'dir.pcap') });
     t.write(copy(1));
