@@ -5,3 +5,4 @@ export * from './log.js';
 export * from './prefix.js';
 export * from './types.js';
 export * from './packet.js';
+export * from './typed.js';

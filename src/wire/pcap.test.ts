@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PcapError, decodePcapHeader, encodePcap, readPcap } from './pcap.js';
+import { PcapError, PcapWriter, decodePcapHeader, encodePcap, readPcap } from './pcap.js';
 import { missingDataMessage, sharedDataDir } from '../../test/helpers/shared-data.js';
 
 const records = [
@@ -57,4 +57,25 @@ describe('pcap', () => {
     // Packet counts as tcpdump numbers them in the expected output beside each file.
     expect(counts).toEqual({ 'bgp-4byte-asn.pcap': 91, 'bgp-addpath.pcap': 1, 'bgp-large-community.pcap': 1, 'mpbgp-linklocal-nexthop.pcap': 1 });
   });
+});
+
+describe('PcapWriter.recordInto', () => {
+  for (const littleEndian of [true, false])
+    for (const nanosecond of [false, true])
+      it(`writes the bytes record() makes, at an offset, cut to the snap length (${littleEndian ? 'little' : 'big'}-endian, ${nanosecond ? 'ns' : 'µs'})`, () => {
+        const w = new PcapWriter({ littleEndian, nanosecond, snapLength: 64 });
+        const packets = [new Uint8Array(100).map((_, i) => i), Uint8Array.of(7, 7, 7), new Uint8Array(64).fill(5)];
+        const buf = new Uint8Array(7 + packets.reduce((n, p) => n + w.recordLength(p.length), 0)).fill(0xee);
+        let o = 7;
+        packets.forEach((p, i) => (o += w.recordInto(buf, o, 1_700_000_000 + i, 123_456_789, p)));
+        expect(o).toBe(buf.length);
+        expect(buf.subarray(0, 7)).toEqual(new Uint8Array(7).fill(0xee));
+        const file = new Uint8Array([...w.header(), ...buf.subarray(7)]);
+        expect(file).toEqual(encodePcap(packets.map((data, i) => ({ seconds: 1_700_000_000 + i, nanoseconds: 123_456_789, data })), { littleEndian, nanosecond, snapLength: 64 }));
+        const back = readPcap(file).records;
+        // Records keep the wire length; the captured part stops at the snap length.
+        expect(back.map((r) => [r.data.length, r.originalLength])).toEqual([[64, 100], [3, 3], [64, 64]]);
+        expect(back[0].data).toEqual(packets[0].subarray(0, 64));
+        expect(back[0].nanoseconds).toBe(nanosecond ? 123_456_789 : 123_456_000);
+      });
 });

@@ -24,6 +24,7 @@ class FileOut {
   static readonly CHUNK = 4 << 20;
   readonly #s: WriteStream;
   #buf: Buffer = Buffer.allocUnsafe(FileOut.CHUNK);
+  readonly #free: Buffer[] = [];
   #used = 0;
   bytes = 0;
   constructor(path: string) {
@@ -47,9 +48,15 @@ class FileOut {
   }
   #flush(need = 0): void {
     if (this.#used === 0 && need <= this.#buf.length) return;
-    if (this.#used > 0) this.#s.write(this.#buf.subarray(0, this.#used));
-    // The stream holds on to the chunk until it is written: the next one is new.
-    this.#buf = Buffer.allocUnsafe(Math.max(FileOut.CHUNK, need));
+    if (this.#used > 0) {
+      // The stream holds on to the chunk until it is written; then it is free for reuse (fresh
+      // memory for every chunk costs the kernel a page fault per 4 KiB).
+      const written = this.#buf;
+      this.#s.write(written.subarray(0, this.#used), () => {
+        if (written.length === FileOut.CHUNK && this.#free.length < 4) this.#free.push(written);
+      });
+    }
+    this.#buf = (need <= FileOut.CHUNK ? this.#free.pop() : undefined) ?? Buffer.allocUnsafe(Math.max(FileOut.CHUNK, need));
     this.#used = 0;
   }
   async drain(): Promise<void> {
@@ -107,6 +114,8 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
     logger,
     mrt,
     materialize,
+    // Each frame is copied into the pcap chunk before onFrame returns.
+    reuseFrameMemory: true,
     onFrame: pcapFile
       ? (frame, t) => {
           const at = pcapFile.reserve(pcap.recordLength(frame.length));

@@ -71,3 +71,34 @@ describe('Emulator.step', () => {
     await emu.stop();
   });
 });
+
+describe('Emulator reuseFrameMemory', () => {
+  it('hands onFrame the same bytes, in the same order, as frames kept in fresh memory', async () => {
+    const run = async (reuseFrameMemory: boolean) => {
+      const t = fakeRii();
+      t.announce('10.10.0.0/16', '10.1.0.11');
+      const clock = new SimulatedClock(Date.parse('2026-01-05T00:00:00Z'));
+      const seen: Uint8Array[] = [];
+      const emu = new Emulator({
+        config,
+        clock,
+        rii: t.rii,
+        materialize: { mode: 'all' },
+        reuseFrameMemory,
+        onFrame: (frame) => seen.push(frame.slice()),
+      });
+      // Three steps: the later ones write over the first one's memory when it is reused.
+      for (let s = 0; s < 3; s++) {
+        clock.advance(10_000);
+        emu.step();
+      }
+      await emu.stop();
+      return { seen, counters: emu.counters };
+    };
+    const fresh = await run(false);
+    const reused = await run(true);
+    expect(fresh.seen.length).toBeGreaterThan(3000);
+    expect(reused.counters.materializedPackets).toBe(fresh.counters.materializedPackets);
+    expect(reused.seen).toEqual(fresh.seen);
+  });
+});

@@ -13,12 +13,12 @@ import type { RoutingInterceptor } from '../../routing/index.js';
 import type { ApplicationConfig, ShadownetConfig, VnetConfig } from '../config.js';
 import { ApplianceFleet } from './appliances.js';
 import { AttackPlan } from './attacks.js';
-import { OverlayForwarder, type RouteLookupResult } from './forwarding.js';
+import { OverlayForwarder, type DropReason, type RouteLookupResult, type RouteTo } from './forwarding.js';
 import { ScriptRunner, parseOffset } from './script.js';
 import { Substrate } from './topology.js';
 import { appUsage } from './traffic/resources.js';
-import { createRng, generateAppFlows, type Rng } from './traffic/rhythm.js';
-import { materializeFlow } from './traffic/flows.js';
+import { appFlowPlan, createRng, FlowBatch, generateAppBatch, generateAppFlows, type AppFlowPlan, type Rng } from './traffic/rhythm.js';
+import { FrameMemory, materializeFlow, useFrameMemory } from './traffic/flows.js';
 import type { AppSample, AttackLabel, Flow } from './types.js';
 import type { MrtWriter } from '../../routing/mrt/index.js';
 
@@ -34,6 +34,12 @@ export interface EmulatorOptions {
   materialize?: Materialize;
   /** Receives the frames of materialized flows, in time order within a step. */
   onFrame?: (frame: Uint8Array, timeMs: number, flow: Flow, toServer: boolean) => void;
+  /**
+   * The frame given to onFrame is only read until onFrame returns (it is
+   * copied or written out, not kept): its memory is then reused for the
+   * frames of later steps, which spares the garbage collector. Default false.
+   */
+  reuseFrameMemory?: boolean;
   /** Receives each application's load and resource use per step. */
   onSample?: (s: AppSample) => void;
   /** Records the appliances' BGP UPDATEs. */
@@ -60,8 +66,14 @@ interface AppState {
   readonly app: ApplicationConfig;
   readonly service: string;
   readonly clients: string[];
+  /** How its flows are made as numbers (null: as objects). */
+  readonly plan: AppFlowPlan | null;
   allocation: { cores: number; memoryMiB: number };
 }
+
+// What became of a row of the step's batch.
+const DELIVERED = 1;
+const DROPPED = 2;
 
 /** An address inside the application's service prefix (network + 10), or its first node's address. */
 function serviceAddress(vnet: VnetConfig, app: ApplicationConfig): string {
@@ -106,6 +118,12 @@ export class Emulator {
   #timer: { cancel(): void } | null = null;
   readonly #subscriptions: { unsubscribe(): void }[] = [];
   readonly #materialize: Materialize;
+  readonly #batch = new FlowBatch();
+  readonly #frameMemory: FrameMemory | null;
+  /** Per application over the step: flows not dropped for capacity, and their bytes. */
+  readonly #served: Float64Array;
+  readonly #servedBytes: Float64Array;
+  readonly #routes: (RouteTo | null)[];
 
   constructor(opts: EmulatorOptions) {
     this.#opts = opts;
@@ -117,6 +135,7 @@ export class Emulator {
     this.#rng = createRng(emu.seed);
     this.#seed = emu.seed;
     this.#materialize = opts.materialize ?? { mode: 'none' };
+    this.#frameMemory = opts.reuseFrameMemory ? new FrameMemory() : null;
     this.substrate = new Substrate(opts.config);
     const rii = opts.rii;
     // Route decisions are cached per (vnet, destination) until the vnet's routing table changes:
@@ -144,14 +163,16 @@ export class Emulator {
       },
     });
     for (const v of opts.config.vnets)
-      for (const app of v.applications)
-        this.#apps.push({
-          vnet: v,
-          app,
-          service: serviceAddress(v, app),
-          clients: app.clients,
-          allocation: { cores: app.resources.cores, memoryMiB: app.resources.memoryMiB },
-        });
+      for (const app of v.applications) {
+        const service = serviceAddress(v, app);
+        const plan = appFlowPlan(app, v.name, app.clients, service);
+        this.#apps.push({ vnet: v, app, service, clients: app.clients, plan, allocation: { cores: app.resources.cores, memoryMiB: app.resources.memoryMiB } });
+        // Plans are indexed like the applications (rows of IPv6 applications carry objects instead).
+        this.#batch.plans.push(plan);
+      }
+    this.#served = new Float64Array(this.#apps.length);
+    this.#servedBytes = new Float64Array(this.#apps.length);
+    this.#routes = new Array<RouteTo | null>(this.#apps.length).fill(null);
     this.fleet = new ApplianceFleet({ config: opts.config, clock: opts.clock, logger: this.#log.child({ component: 'appliances' }), mrt: opts.mrt });
     // One flow-id sequence for applications and attacks: ids are unique within a run.
     this.attacks = new AttackPlan({ config: opts.config, startMs: this.startMs, nextFlowId: () => ++this.#flowIds });
@@ -198,56 +219,73 @@ export class Emulator {
     c.steps++;
     const stepSeconds = (to - from) / 1000;
     this.substrate.beginStep(stepSeconds);
-    const flows: Flow[] = [];
-    const perApp: Flow[][] = [];
-    for (const a of this.#apps) {
-      const f = generateAppFlows(a.app, a.vnet.name, a.clients, a.service, from, to, this.#rng, {
-        startMs: this.startMs,
-        seed: this.#seed,
-        nextId: this.#nextId,
-      });
-      perApp.push(f);
-      for (let i = 0; i < f.length; i++) flows.push(f[i]);
+    // The step's flows as columns, applications in order then attacks; objects only where needed.
+    const batch = this.#batch;
+    batch.clear();
+    const apps = this.#apps;
+    const genOpts = { startMs: this.startMs, seed: this.#seed, nextId: this.#nextId };
+    for (let k = 0; k < apps.length; k++) {
+      const a = apps[k];
+      if (a.plan !== null) generateAppBatch(batch, k, from, to, this.#rng, genOpts);
+      else for (const f of generateAppFlows(a.app, a.vnet.name, a.clients, a.service, from, to, this.#rng, genOpts)) batch.push(f, k);
     }
     const attackFlows = this.attacks.attackFlows(from, to, this.#rng);
     c.attackFlows += attackFlows.length;
-    for (const x of attackFlows) flows.push(x);
+    for (const x of attackFlows) batch.push(x, -1);
 
-    const delivered: Flow[] = [];
     const forwarder = this.#forwarder;
-    for (let i = 0; i < flows.length; i++) {
-      const f = flows[i];
+    // The routing table cannot change while the step runs: one decision per application's service.
+    const routes = this.#routes;
+    for (let k = 0; k < apps.length; k++) routes[k] = apps[k].plan === null ? null : forwarder.routeTo(apps[k].vnet.name, apps[k].service);
+    const served = this.#served.fill(0);
+    const servedBytes = this.#servedBytes.fill(0);
+    const n = batch.length;
+    const mark = batch.mark;
+    for (let i = 0; i < n; i++) {
       c.flows++;
-      const packets = f.packetsToServer + f.packetsToClient;
-      const bytes = f.bytesToServer + f.bytesToClient;
+      const packets = batch.packetsToServer[i] + batch.packetsToClient[i];
+      const bytes = batch.bytesToServer[i] + batch.bytesToClient[i];
       c.packets += packets;
       c.bytes += bytes;
-      const r = forwarder.forward(f);
-      if (!r.ok) {
-        c.droppedFlows[r.reason] = (c.droppedFlows[r.reason] ?? 0) + 1;
-        c.droppedPackets[r.reason] = (c.droppedPackets[r.reason] ?? 0) + packets;
-        continue;
+      const k = batch.app[i];
+      if (k >= 0) {
+        served[k]++;
+        servedBytes[k] += bytes;
       }
-      delivered.push(f);
+      const o = batch.objects[i];
+      let reason: DropReason | null;
+      if (o !== undefined) {
+        const r = forwarder.forward(o);
+        reason = r.ok ? null : r.reason;
+      } else
+        reason = forwarder.forwardV4(routes[k]!, batch.client[i], batch.clientPort[i], apps[k].app.port, batch.protocol[i], packets, bytes, batch.id[i]);
+      if (reason !== null) {
+        c.droppedFlows[reason] = (c.droppedFlows[reason] ?? 0) + 1;
+        c.droppedPackets[reason] = (c.droppedPackets[reason] ?? 0) + packets;
+        mark[i] = DROPPED;
+      } else mark[i] = DELIVERED;
     }
     const linkResult = forwarder.endStep();
     // Most steps drop nothing for capacity: no set to build or consult then.
     const capacityDropped = linkResult.droppedFlowIds.length > 0 ? new Set<number>(linkResult.droppedFlowIds) : null;
-    let kept = delivered;
-    if (capacityDropped) {
-      kept = [];
-      for (const f of delivered) {
-        if (capacityDropped.has(f.id)) {
-          c.droppedFlows.capacity = (c.droppedFlows.capacity ?? 0) + 1;
-          c.droppedPackets.capacity = (c.droppedPackets.capacity ?? 0) + f.packetsToServer + f.packetsToClient;
-        } else kept.push(f);
+    if (capacityDropped)
+      for (let i = 0; i < n; i++) {
+        if (mark[i] !== DELIVERED || !capacityDropped.has(batch.id[i])) continue;
+        mark[i] = DROPPED;
+        const packets = batch.packetsToServer[i] + batch.packetsToClient[i];
+        c.droppedFlows.capacity = (c.droppedFlows.capacity ?? 0) + 1;
+        c.droppedPackets.capacity = (c.droppedPackets.capacity ?? 0) + packets;
+        const k = batch.app[i];
+        if (k >= 0) {
+          served[k]--;
+          servedBytes[k] -= batch.bytesToServer[i] + batch.bytesToClient[i];
+        }
       }
-    }
-    this.#deliver(kept);
-    this.#samples(perApp, capacityDropped, to, stepSeconds);
+    this.#deliver(batch);
+    this.#samples(to, stepSeconds);
   }
 
-  #deliver(flows: Flow[]): void {
+  #deliver(batch: FlowBatch): void {
     const m = this.#materialize;
     const onFrame = this.#opts.onFrame;
     if (m.mode === 'none' || !onFrame) return;
@@ -256,26 +294,41 @@ export class Emulator {
     const times: number[] = [];
     const owners: Flow[] = [];
     const toServers: boolean[] = [];
-    let flow: Flow = flows[0];
+    let flow: Flow | undefined;
     const push = (frame: Uint8Array, t: number, toServer: boolean): void => {
       frames.push(frame);
       times.push(t);
-      owners.push(flow);
+      owners.push(flow!);
       toServers.push(toServer);
     };
-    for (const f of flows) {
-      if (m.mode === 'sample' && hashId(f.id) % m.oneIn !== 0) continue;
-      const before = frames.length;
-      flow = f;
-      try {
-        materializeFlow(f, push);
-        this.counters.materializedFlows++;
-      } catch (err) {
-        // A flow whose counts cannot be realised as packets: counted, never fatal.
-        frames.length = times.length = owners.length = toServers.length = before;
-        this.counters.unmaterializable++;
-        this.#log.warn({ err, flow: f.id, kind: f.kind }, 'flow could not be turned into packets');
+    const sample = m.mode === 'sample';
+    const oneIn = sample ? m.oneIn : 1;
+    const memory = this.#frameMemory;
+    if (memory) {
+      // The last step's frames have all been handed over: their slabs take this step's.
+      memory.reuse();
+      useFrameMemory(memory);
+    }
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        if (batch.mark[i] !== DELIVERED) continue;
+        // Sampling reads the id alone: the flow object is built only for the flows that become packets.
+        if (sample && hashId(batch.id[i]) % oneIn !== 0) continue;
+        const f = batch.flow(i);
+        const before = frames.length;
+        flow = f;
+        try {
+          materializeFlow(f, push);
+          this.counters.materializedFlows++;
+        } catch (err) {
+          // A flow whose counts cannot be realised as packets: counted, never fatal.
+          frames.length = times.length = owners.length = toServers.length = before;
+          this.counters.unmaterializable++;
+          this.#log.warn({ err, flow: f.id, kind: f.kind }, 'flow could not be turned into packets');
+        }
       }
+    } finally {
+      if (memory) useFrameMemory(null);
     }
     const n = frames.length;
     this.counters.materializedPackets += n;
@@ -289,28 +342,19 @@ export class Emulator {
     }
   }
 
-  #samples(perApp: readonly Flow[][], dropped: ReadonlySet<number> | null, time: number, stepSeconds: number): void {
+  #samples(time: number, stepSeconds: number): void {
     const onSample = this.#opts.onSample;
     if (!onSample) return;
     for (let k = 0; k < this.#apps.length; k++) {
       const a = this.#apps[k];
-      const flows = perApp[k];
-      let served = 0;
-      let bytes = 0;
-      for (let i = 0; i < flows.length; i++) {
-        const f = flows[i];
-        if (dropped?.has(f.id)) continue;
-        served++;
-        bytes += f.bytesToServer + f.bytesToClient;
-      }
-      const rps = served / stepSeconds;
+      const rps = this.#served[k] / stepSeconds;
       const u = appUsage(a.app, rps, a.allocation);
       onSample({
         time,
         vnet: a.vnet.name,
         app: a.app.name,
         requestsPerSecond: rps,
-        bitsPerSecond: (bytes * 8) / stepSeconds,
+        bitsPerSecond: (this.#servedBytes[k] * 8) / stepSeconds,
         cpuCores: u.cpuCores,
         memoryMiB: u.memoryMiB,
         allocatedCores: a.allocation.cores,

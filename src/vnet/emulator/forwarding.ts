@@ -20,6 +20,7 @@
 import {
   formatAddress,
   InvalidArgumentError,
+  ipv4ToNumber,
   parsePrefix,
   prefixContains,
   tryParseAddress,
@@ -71,6 +72,16 @@ export type ForwardResult =
     }
   | { readonly ok: false; readonly reason: DropReason };
 
+/** A routing decision for one destination (see {@link OverlayForwarder.routeTo}). */
+export interface RouteTo {
+  readonly server: string;
+}
+
+interface RouteToState extends RouteTo {
+  readonly vnet: VnetState | undefined;
+  readonly destination: Destination | null;
+}
+
 export interface TrafficCount {
   flows: number;
   packets: number;
@@ -85,6 +96,8 @@ export interface ForwarderStats {
 interface NodeInfo {
   readonly name: string;
   readonly host: string;
+  /** Index of the host in the substrate's hosts, -1 when it has none of that name. */
+  readonly hostId: number;
   /** Length of the connected route that reaches it. */
   readonly connectedLength: number;
 }
@@ -96,8 +109,11 @@ interface VnetState {
   readonly byAddress: Map<string, NodeInfo>;
   /** Canonical address → node, by node address or appliance BGP address (next-hop resolution). */
   readonly byNextHop: Map<string, NodeInfo>;
+  /** IPv4 address (as a number) → node, by the node's own address. */
+  readonly byAddress4: Map<number, NodeInfo>;
   /** Where traffic from clients that are not nodes enters. */
   readonly gatewayHost: string | null;
+  readonly gatewayHostId: number;
   /** Routing decisions by destination address (see OverlayForwarder.#destination). */
   readonly destinations: Map<string, Destination>;
 }
@@ -149,6 +165,11 @@ export class OverlayForwarder {
   readonly #seed: number;
   readonly #vnets = new Map<string, VnetState>();
   readonly #nextHopHash = new Map<string, number>();
+  readonly #hostCount: number;
+  /** Substrate paths by (source host id × hosts + destination host id). */
+  readonly #pathMemo: (readonly SubstrateLink[] | null | undefined)[] = [];
+  /** The path {@link forwardV4}'s last routed flow takes. */
+  #lastLinks: readonly SubstrateLink[] | null = null;
   readonly #forwarded = emptyCount();
   readonly #dropped: Record<DropReason, TrafficCount> = {
     'no-route': emptyCount(),
@@ -159,6 +180,7 @@ export class OverlayForwarder {
 
   constructor(options: OverlayForwarderOptions) {
     this.#substrate = options.substrate;
+    this.#hostCount = options.substrate.hosts.length;
     this.#lookup = options.lookup;
     this.#seed = options.hashSeed ?? 0;
     for (const v of options.config.vnets) {
@@ -168,6 +190,7 @@ export class OverlayForwarder {
       const subnets = v.subnets.map((s) => parsePrefix(s.cidr));
       const byAddress = new Map<string, NodeInfo>();
       const byNextHop = new Map<string, NodeInfo>();
+      const byAddress4 = new Map<number, NodeInfo>();
       for (const n of v.nodes) {
         const bytes = tryParseAddress(n.address);
         if (!bytes) throw new InvalidArgumentError(`node "${n.name}" of "${v.name}" has no valid address`);
@@ -175,9 +198,12 @@ export class OverlayForwarder {
         let connectedLength = host.length;
         for (const s of subnets)
           if (prefixContains(s, host) && s.length < connectedLength) connectedLength = s.length;
-        const info: NodeInfo = { name: n.name, host: n.host, connectedLength };
+        const info: NodeInfo = { name: n.name, host: n.host, hostId: this.#hostId(n.host), connectedLength };
         const key = formatAddress(bytes);
-        if (!byAddress.has(key)) byAddress.set(key, info);
+        if (!byAddress.has(key)) {
+          byAddress.set(key, info);
+          if (bytes.length === 4) byAddress4.set(ipv4ToNumber(bytes), info);
+        }
         if (!byNextHop.has(key)) byNextHop.set(key, info);
         if (n.appliance) {
           const bgp = canonical(n.appliance.bgpAddress);
@@ -190,7 +216,9 @@ export class OverlayForwarder {
         vni: v.vni ?? 0,
         byAddress,
         byNextHop,
+        byAddress4,
         gatewayHost: gateway?.host ?? null,
+        gatewayHostId: gateway?.host === undefined ? -1 : this.#hostId(gateway.host),
         destinations: new Map(),
       });
     }
@@ -319,10 +347,87 @@ export class OverlayForwarder {
     return { ok: true, srcHost, dstHost: node.host, links, vni: v.vni, nextHop, node: node.name, route };
   }
 
+  #hostId(name: string): number {
+    return this.#substrate.hasHost(name) ? this.#substrate.hosts.indexOf(name) : -1;
+  }
+
+  /**
+   * The routing decision for flows of `vnet` towards `server`, for
+   * {@link forwardV4}. It holds while the routing table does not change:
+   * take it anew for every batch of flows.
+   */
+  routeTo(vnet: string, server: string): RouteTo {
+    const v = this.#vnets.get(vnet);
+    const state: RouteToState = { vnet: v, server, destination: v ? this.#destination(v, server) : null };
+    return state;
+  }
+
+  /**
+   * What {@link forward} does for an IPv4 flow given by its numbers (the
+   * client address as a 32-bit number) towards the server of `to`: route
+   * it, charge it to the substrate's step with `flowId`, count it. Returns
+   * null when it is forwarded, or why it was dropped.
+   */
+  forwardV4(to: RouteTo, client: number, clientPort: number, serverPort: number, protocol: number, packets: number, bytes: number, flowId: number): DropReason | null {
+    const reason = this.#routeV4(to, client, clientPort, serverPort, protocol);
+    const count = reason === null ? this.#forwarded : this.#dropped[reason];
+    count.flows++;
+    count.packets += packets;
+    count.bytes += bytes;
+    if (reason === null) this.#substrate.charge(this.#lastLinks!, bytes * 8, packets, flowId);
+    return reason;
+  }
+
+  #routeV4(to: RouteTo, client: number, clientPort: number, serverPort: number, protocol: number): DropReason | null {
+    const v = (to as RouteToState).vnet;
+    const dest = (to as RouteToState).destination;
+    if (!v || dest === null) return 'no-route';
+    let node: NodeInfo;
+    if (dest.tableWins) {
+      const hops = dest.hops;
+      if (hops.length === 0) return 'next-hop-unknown';
+      if (hops.length === 1) node = hops[0].node;
+      else node = this.#rendezvous(hops, this.#flowHashV4(client, to.server, clientPort, serverPort, protocol))!.node;
+    } else if (dest.owner) node = dest.owner;
+    else return 'no-route';
+    const src = v.byAddress4.get(client);
+    const srcId = src ? src.hostId : v.gatewayHostId;
+    if (!src && v.gatewayHost === null) return 'no-route';
+    if (srcId < 0 || node.hostId < 0) return 'host-unreachable';
+    const k = srcId * this.#hostCount + node.hostId;
+    let links = this.#pathMemo[k];
+    if (links === undefined) {
+      links = this.#substrate.path(this.#substrate.hosts[srcId], node.host);
+      this.#pathMemo[k] = links;
+    }
+    if (links === null) return 'host-unreachable';
+    this.#lastLinks = links;
+    return null;
+  }
+
+  /** {@link flowHash} of an IPv4 client given as a number: the FNV-1a of its dotted text, digit by digit. */
+  #flowHashV4(client: number, server: string, clientPort: number, serverPort: number, protocol: number): number {
+    let h = mix32(this.#seed) ^ 0x811c9dc5;
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      const octet = (client >>> shift) & 0xff;
+      if (shift !== 24) h = Math.imul(h ^ 0x2e, 0x01000193);
+      if (octet >= 100) h = Math.imul(h ^ (0x30 + Math.floor(octet / 100)), 0x01000193);
+      if (octet >= 10) h = Math.imul(h ^ (0x30 + (Math.floor(octet / 10) % 10)), 0x01000193);
+      h = Math.imul(h ^ (0x30 + (octet % 10)), 0x01000193);
+    }
+    h = fnv1a('>', h >>> 0);
+    h = fnv1a(server, h);
+    h = mix32(h ^ Math.imul(protocol + 1, 0x9e3779b1));
+    return mix32(h ^ ((clientPort << 16) | serverPort));
+  }
+
   /** Rendezvous (highest-score) choice among the resolvable next hops. */
   #chooseNextHop(hops: readonly ResolvedHop[], flow: Flow): ResolvedHop | null {
     if (hops.length === 1) return hops[0];
-    const tuple = hops.length > 1 ? this.flowHash(flow) : 0;
+    return this.#rendezvous(hops, hops.length > 1 ? this.flowHash(flow) : 0);
+  }
+
+  #rendezvous(hops: readonly ResolvedHop[], tuple: number): ResolvedHop | null {
     let best: ResolvedHop | null = null;
     let bestScore = -1;
     for (const hop of hops) {

@@ -13,7 +13,7 @@
  * was generated last, and every count is an exact integer. A refused flow is
  * counted as dropped on the first link of its path that had no room for it.
  */
-import { ShadownetError } from '../../core/index.js';
+import { grown, ShadownetError } from '../../core/index.js';
 import type { ShadownetConfig, SubstrateConfig } from '../config.js';
 
 export const SubstrateErrorCode = {
@@ -79,11 +79,13 @@ export interface SubstrateOptions {
   readonly seed?: number;
 }
 
-interface Charge {
-  readonly flowId: number;
-  readonly links: readonly SubstrateLink[];
-  readonly bits: number;
-  readonly packets: number;
+/** A step's charges, one column per field. */
+interface Charges {
+  count: number;
+  flowIds: Float64Array;
+  bits: Float64Array;
+  packets: Float64Array;
+  readonly links: (readonly SubstrateLink[])[];
 }
 
 /** Latency as integer nanoseconds, so sums compare exactly. */
@@ -117,7 +119,8 @@ export class Substrate {
   readonly #paths = new Map<string, Map<string, readonly SubstrateLink[] | null>>();
   readonly #counters: LinkCounters[];
   readonly #seed: number;
-  #step: { seconds: number; charges: Charge[]; offered: Float64Array } | null = null;
+  #step: { seconds: number; offered: Float64Array } | null = null;
+  readonly #charges: Charges = { count: 0, flowIds: new Float64Array(0), bits: new Float64Array(0), packets: new Float64Array(0), links: [] };
 
   constructor(config: ShadownetConfig | SubstrateConfig, options: SubstrateOptions = {}) {
     const sub: SubstrateConfig = 'substrate' in config ? config.substrate : config;
@@ -261,7 +264,10 @@ export class Substrate {
         SubstrateErrorCode.STEP,
         `a step must last more than 0 seconds, not ${stepSeconds}`,
       );
-    this.#step = { seconds: stepSeconds, charges: [], offered: new Float64Array(this.links.length) };
+    const c = this.#charges;
+    c.count = 0;
+    c.links.length = 0;
+    this.#step = { seconds: stepSeconds, offered: new Float64Array(this.links.length) };
   }
 
   /**
@@ -274,8 +280,21 @@ export class Substrate {
     if (!step)
       throw new SubstrateError(SubstrateErrorCode.STEP, 'charge() outside a step: call beginStep() first');
     if (path.length === 0) return;
-    for (const l of path) step.offered[l.index] += bits;
-    step.charges.push({ flowId, links: path, bits, packets });
+    for (let j = 0; j < path.length; j++) step.offered[path[j].index] += bits;
+    // The step's charges as columns: no object per flow.
+    const c = this.#charges;
+    const i = c.count;
+    if (i === c.flowIds.length) {
+      const n = Math.max(1024, i * 2);
+      c.flowIds = grown(c.flowIds, n);
+      c.bits = grown(c.bits, n);
+      c.packets = grown(c.packets, n);
+    }
+    c.flowIds[i] = flowId;
+    c.bits[i] = bits;
+    c.packets[i] = packets;
+    c.links[i] = path;
+    c.count = i + 1;
   }
 
   /** Decide the step's drops, update the counters, and report each link. */
@@ -291,12 +310,17 @@ export class Substrate {
     const droppedBits = new Float64Array(n);
     const droppedPackets = new Float64Array(n);
     const droppedFlows = new Float64Array(n);
-    const charges = step.charges;
-    const refused = new Uint8Array(charges.length);
+    const ch = this.#charges;
+    const count = ch.count;
+    const chargeLinks = ch.links;
+    const flowIds = ch.flowIds;
+    const bits = ch.bits;
+    const packets = ch.packets;
+    const refused = new Uint8Array(count);
     const contended: number[] = [];
     if (overloaded.some((o) => o))
-      for (let i = 0; i < charges.length; i++) {
-        const links = charges[i].links;
+      for (let i = 0; i < count; i++) {
+        const links = chargeLinks[i];
         for (let j = 0; j < links.length; j++)
           if (overloaded[links[j].index]) {
             contended.push(i);
@@ -304,46 +328,47 @@ export class Substrate {
           }
       }
     if (contended.length > 0) {
-      const rank = new Float64Array(charges.length);
-      for (const i of contended) rank[i] = admissionRank(charges[i].flowId, this.#seed);
+      const rank = new Float64Array(count);
+      for (const i of contended) rank[i] = admissionRank(flowIds[i], this.#seed);
       const order = Uint32Array.from(contended).sort(
-        (x, y) => rank[x] - rank[y] || charges[x].flowId - charges[y].flowId || x - y,
+        (x, y) => rank[x] - rank[y] || flowIds[x] - flowIds[y] || x - y,
       );
       const room = budget.slice();
       for (const i of order) {
-        const c = charges[i];
+        const cBits = bits[i];
         let blocked: SubstrateLink | undefined;
-        for (const l of c.links)
-          if (overloaded[l.index] && room[l.index] < c.bits) {
+        for (const l of chargeLinks[i])
+          if (overloaded[l.index] && room[l.index] < cBits) {
             blocked = l;
             break;
           }
         if (blocked) {
           refused[i] = 1;
-          droppedBits[blocked.index] += c.bits;
-          droppedPackets[blocked.index] += c.packets;
+          droppedBits[blocked.index] += cBits;
+          droppedPackets[blocked.index] += packets[i];
           droppedFlows[blocked.index] += 1;
-        } else for (const l of c.links) if (overloaded[l.index]) room[l.index] -= c.bits;
+        } else for (const l of chargeLinks[i]) if (overloaded[l.index]) room[l.index] -= cBits;
       }
     }
     const droppedFlowIds: number[] = [];
     let totalBits = 0;
     let totalPackets = 0;
-    for (let i = 0; i < charges.length; i++) {
-      const c = charges[i];
+    for (let i = 0; i < count; i++) {
       if (refused[i] === 1) {
-        droppedFlowIds.push(c.flowId);
-        totalBits += c.bits;
-        totalPackets += c.packets;
+        droppedFlowIds.push(flowIds[i]);
+        totalBits += bits[i];
+        totalPackets += packets[i];
         continue;
       }
-      const links = c.links;
+      const links = chargeLinks[i];
       for (let j = 0; j < links.length; j++) {
         const x = links[j].index;
-        carriedBits[x] += c.bits;
-        carriedPackets[x] += c.packets;
+        carriedBits[x] += bits[i];
+        carriedPackets[x] += packets[i];
       }
     }
+    ch.count = 0;
+    chargeLinks.length = 0;
     const links = this.links.map((link, i): LinkStepReport => {
       const k = this.#counters[i];
       k.bitsCarried += carriedBits[i];

@@ -433,6 +433,113 @@ export function streamSegments(layout: StreamLayout, shape: FlowShape, host: str
   return out;
 }
 
+/**
+ * The hash a flow's shape is drawn from ({@link flowShape} reads its six
+ * fields from it): {@link streamMinimumOf} and {@link streamSegmentsOf} read
+ * only the lengths they need from it, without building the shape.
+ */
+export function shapeHash(seed: number): number {
+  return mixSeed2(seed, 'shape');
+}
+
+const pickIndex = (n: number, h: number, k: number): number => Math.floor((draw(h, k) / 0x100000000) * n);
+const lengths = (items: readonly string[]): Uint16Array => Uint16Array.from(items, (s) => s.length);
+const PATH_LENGTHS = lengths(PATHS);
+const AGENT_LENGTHS = lengths(AGENTS);
+const SERVER_LENGTHS = lengths(SERVERS);
+const SSH_CLIENT_LENGTHS = lengths(SSH_CLIENTS);
+const SSH_SERVER_LENGTHS = lengths(SSH_SERVERS);
+const HTTP_REQUEST_FIXED = 'GET  HTTP/1.1\r\nHost: \r\nUser-Agent: \r\nAccept: */*\r\n'.length + 2;
+const HTTP_RESPONSE_FIXED = 'HTTP/1.1 200 OK\r\nServer: \r\nContent-Type: text/html; charset=utf-8\r\n'.length + 'Content-Length: 0\r\n\r\n'.length;
+
+/** Payload bytes per direction (what {@link streamMinimumOf} reports). */
+export interface StreamMinimum {
+  client: number;
+  server: number;
+}
+
+/**
+ * {@link streamMinimum} for the shape of hash `h` ({@link shapeHash}), by
+ * arithmetic over the lengths the shape picks. Writes into and returns `out`.
+ */
+export function streamMinimumOf(layout: StreamLayout, h: number, host: string, out: StreamMinimum): StreamMinimum {
+  switch (layout) {
+    case 'http':
+      out.client = HTTP_REQUEST_FIXED + PATH_LENGTHS[pickIndex(PATHS.length, h, 1)] + host.length + AGENT_LENGTHS[pickIndex(AGENTS.length, h, 2)];
+      out.server = HTTP_RESPONSE_FIXED + SERVER_LENGTHS[pickIndex(SERVERS.length, h, 3)];
+      break;
+    case 'tls':
+      out.client = CLIENT_HELLO_SIZE(host) + CCS + TLS_MIN_RECORD;
+      out.server = SERVER_HELLO_SIZE + CCS + TLS_MIN_RECORD;
+      break;
+    case 'ssh':
+      out.client = SSH_CLIENT_LENGTHS[pickIndex(SSH_CLIENTS.length, h, 4)] + 2 + SSH_SIZES.kex + SSH_SIZES.init + SSH_SIZES.newKeys;
+      out.server = SSH_SERVER_LENGTHS[pickIndex(SSH_SERVERS.length, h, 5)] + 2 + SSH_SIZES.kex + SSH_SIZES.reply;
+      break;
+    case 'raw':
+      out.client = 0;
+      out.server = 0;
+      break;
+  }
+  return out;
+}
+
+function addSegments(out: StreamSegments, toServer: boolean, size: number, mss: number): void {
+  if (size <= 0) return;
+  out.turns++;
+  if (toServer) out.client += Math.ceil(size / mss);
+  else out.server += Math.ceil(size / mss);
+}
+
+/**
+ * {@link streamSegments} for the shape of hash `h` ({@link shapeHash}),
+ * without building the shape. Writes into and returns `out`.
+ */
+export function streamSegmentsOf(layout: StreamLayout, h: number, host: string, client: number, server: number, mss: number, out: StreamSegments): StreamSegments {
+  out.turns = 0;
+  out.client = 0;
+  out.server = 0;
+  switch (layout) {
+    case 'http':
+    case 'raw':
+      addSegments(out, true, client, mss);
+      addSegments(out, false, server, mss);
+      break;
+    case 'tls': {
+      const ch = CLIENT_HELLO_SIZE(host);
+      const restS = server - SERVER_HELLO_SIZE - CCS;
+      const serverFlight = 1800 + Math.floor((draw(h, 6) / 0x100000000) * 2600);
+      const flight = restS - serverFlight >= TLS_MIN_RECORD ? serverFlight : restS;
+      addSegments(out, true, ch, mss);
+      addSegments(out, false, SERVER_HELLO_SIZE + CCS + flight, mss);
+      addSegments(out, true, client - ch, mss);
+      addSegments(out, false, restS - flight, mss);
+      break;
+    }
+    case 'ssh': {
+      const identC = SSH_CLIENT_LENGTHS[pickIndex(SSH_CLIENTS.length, h, 4)] + 2;
+      const identS = SSH_SERVER_LENGTHS[pickIndex(SSH_SERVERS.length, h, 5)] + 2;
+      const ec = client - (identC + SSH_SIZES.kex + SSH_SIZES.init + SSH_SIZES.newKeys);
+      const es = server - (identS + SSH_SIZES.kex + SSH_SIZES.reply);
+      const rounds = sshRounds(ec, es);
+      addSegments(out, true, identC, mss);
+      addSegments(out, false, identS, mss);
+      addSegments(out, true, SSH_SIZES.kex, mss);
+      addSegments(out, false, SSH_SIZES.kex, mss);
+      addSegments(out, true, SSH_SIZES.init, mss);
+      addSegments(out, false, SSH_SIZES.reply, mss);
+      for (let i = 0; i < rounds; i++) {
+        const c = Math.floor(ec / rounds) + (i < ec % rounds ? 1 : 0);
+        const sv = Math.floor(es / rounds) + (i < es % rounds ? 1 : 0);
+        addSegments(out, true, i === 0 ? SSH_SIZES.newKeys + c : c, mss);
+        addSegments(out, false, sv, mss);
+      }
+      break;
+    }
+  }
+  return out;
+}
+
 // ---- SSH (RFC 4253) ----
 
 function sshString(b: Uint8Array): Uint8Array {

@@ -34,16 +34,19 @@ import {
   dnsQuery,
   dnsQuerySize,
   flowShape,
+  shapeHash,
   streamMinimum,
-  streamSegments,
+  streamMinimumOf,
+  streamSegmentsOf,
   streamTurns,
+  type StreamMinimum,
   type StreamSegments,
   tunnelLabels,
   txtStrings,
   type StreamLayout,
   type Turn,
 } from './content.js';
-import { createReseedableRng, createRng, mixSeed, mixSeed3, type Rng } from './rng.js';
+import { createReseedableRng, mixSeed, mixSeed2, mixSeed3, type Rng } from './rng.js';
 
 export const TrafficErrorCode = {
   /** The flow's counts cannot be realised by its kind's packets. */
@@ -107,8 +110,14 @@ const defaultHost = (f: { hostname?: string; server: string }) => f.hostname ?? 
 
 /** The MAC of an address: 02:00 then its last four bytes (locally administered). */
 function macBytes(addr: Uint8Array): Uint8Array {
-  const b = addr.subarray(addr.length - 4);
-  return Uint8Array.of(0x02, 0x00, b[0], b[1], b[2], b[3]);
+  const out = new Uint8Array(6);
+  const o = addr.length - 4;
+  out[0] = 0x02;
+  out[2] = addr[o];
+  out[3] = addr[o + 1];
+  out[4] = addr[o + 2];
+  out[5] = addr[o + 3];
+  return out;
 }
 
 interface Endpoint {
@@ -118,23 +127,93 @@ interface Endpoint {
 }
 
 function endpoint(text: string): Endpoint {
-  const bytes = parseAddress(text);
+  const bytes = dottedQuad(text) ?? parseAddress(text);
   return { text, bytes, mac: macBytes(bytes) };
 }
 
+/** Canonical dotted-quad IPv4 text (what the generator writes) as bytes, or undefined for anything else. */
+function dottedQuad(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part === 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // Leading zeros are left to parseAddress.
+      if (digits > 0 && value === 0) return undefined;
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return undefined;
+    } else return undefined;
+  }
+  if (digits === 0 || part !== 3) return undefined;
+  out[3] = value;
+  return out;
+}
+
 // Frames are carved out of shared slabs: one backing store per 1 MiB of frames rather than
-// one per frame. A slab is never reused; it is freed when the last frame on it is.
+// one per frame. A slab is freed when the last frame on it is, unless it belongs to a
+// FrameMemory (see below).
 const SLAB = 1 << 20;
 let slab = new ArrayBuffer(SLAB);
 let slabView = new DataView(slab);
+let slabWords = new Uint32Array(slab);
 let slabUsed = 0;
+
+/**
+ * Slabs for frames whose consumer is done with each one when its callback
+ * returns: after {@link FrameMemory.reuse} the same slabs take the next
+ * round of frames, instead of new ones left to the garbage collector.
+ */
+export class FrameMemory {
+  readonly #slabs: ArrayBuffer[] = [];
+  #next = 0;
+  /** Frames made so far may be overwritten by those made from now on. */
+  reuse(): void {
+    this.#next = 0;
+  }
+  /** The next slab of this round (a new one when the round is larger than any before). */
+  take(): ArrayBuffer {
+    if (this.#next === this.#slabs.length) this.#slabs.push(new ArrayBuffer(SLAB));
+    return this.#slabs[this.#next++];
+  }
+}
+
+let memory: FrameMemory | null = null;
+// The slab of frames outside any FrameMemory, and how much of it is used, while one is in use.
+let ownSlab: ArrayBuffer | null = null;
+let ownUsed = 0;
+
+/** Make frames in `m`'s slabs from now on (null: in slabs of their own, freed with their frames). */
+export function useFrameMemory(m: FrameMemory | null): void {
+  if (memory === null && m !== null) {
+    ownSlab = slab;
+    ownUsed = slabUsed;
+  }
+  memory = m;
+  if (m) setSlab(m.take());
+  else if (ownSlab) {
+    // Back to the slab left when a FrameMemory took over, where it was left.
+    setSlab(ownSlab, ownUsed);
+    ownSlab = null;
+  }
+}
+
+function setSlab(b: ArrayBuffer, used = 0): void {
+  slab = b;
+  slabView = new DataView(b);
+  slabWords = new Uint32Array(b);
+  slabUsed = used;
+}
+
 function allocFrame(n: number): Uint8Array {
   if (n > SLAB / 8) return new Uint8Array(n);
-  if (slabUsed + n > SLAB) {
-    slab = new ArrayBuffer(SLAB);
-    slabView = new DataView(slab);
-    slabUsed = 0;
-  }
+  if (slabUsed + n > SLAB) setSlab(memory ? memory.take() : new ArrayBuffer(SLAB));
   const out = new Uint8Array(slab, slabUsed, n);
   slabUsed += (n + 7) & ~7;
   return out;
@@ -142,21 +221,55 @@ function allocFrame(n: number): Uint8Array {
 
 /**
  * The one's-complement sum of `buf[offset, offset + length)` folded to 16
- * bits and added to `initial`, as onesComplementSum gives it, read four bytes
- * at a time: 32-bit big-endian words sum to the same value modulo 0xffff
- * (2^16 ≡ 1), and a non-zero sum that is a multiple of 0xffff folds to 0xffff.
+ * bits and added to `initial`, as onesComplementSum gives it: a non-zero sum
+ * that is a multiple of 0xffff folds to 0xffff, an all-zero one stays 0.
+ * Where the range starts on an even byte, its aligned middle is read as
+ * little-endian 32-bit words split into 16-bit halves (integer adds only):
+ * that sums the byte-swapped 16-bit words, and swapping the folded sum back
+ * gives the big-endian one (RFC 1071 §2(B): the sum is byte-order independent).
  */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 function sum32(buf: Uint8Array, offset: number, length: number, initial: number): number {
-  const dv = buf.buffer === slab ? slabView : new DataView(buf.buffer);
   let i = buf.byteOffset + offset;
   const end = i + length;
   let s = initial;
-  for (; i + 4 <= end; i += 4) s += dv.getUint32(i);
-  if (i + 2 <= end) {
-    s += dv.getUint16(i);
-    i += 2;
+  if ((i & 1) === 0 && length >= 16) {
+    const dv = buf.buffer === slab ? slabView : new DataView(buf.buffer);
+    if ((i & 3) === 2) {
+      s += dv.getUint16(i);
+      i += 2;
+    }
+    const words = buf.buffer === slab ? slabWords : new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+    const first = i >>> 2;
+    const last = (end >>> 2) - 1;
+    let swapped = 0;
+    for (let w = first; w <= last; ) {
+      // At most 8192 words per round: their halves sum below 2^31.
+      const stop = Math.min(last, w + 8191);
+      let acc = 0;
+      for (; w <= stop; w++) {
+        const x = words[w];
+        acc += (x & 0xffff) + (x >>> 16);
+      }
+      swapped = (swapped + acc) % 0xffff || (swapped + acc === 0 ? 0 : 0xffff);
+    }
+    s += LITTLE_ENDIAN ? ((swapped & 0xff) << 8) | (swapped >>> 8) : swapped;
+    i = (last + 1) << 2;
+    if (i + 2 <= end) {
+      s += dv.getUint16(i);
+      i += 2;
+    }
+    if (i < end) s += dv.getUint8(i) << 8;
+  } else {
+    const dv = buf.buffer === slab ? slabView : new DataView(buf.buffer);
+    for (; i + 4 <= end; i += 4) s += dv.getUint32(i);
+    if (i + 2 <= end) {
+      s += dv.getUint16(i);
+      i += 2;
+    }
+    if (i < end) s += dv.getUint8(i) << 8;
   }
-  if (i < end) s += dv.getUint8(i) << 8;
   if (s === 0) return 0;
   const r = s % 0xffff;
   return r === 0 ? 0xffff : r;
@@ -293,6 +406,11 @@ class FrameBuilder {
     out[o + 13] = flags & 0xff;
     out[o + 14] = window >>> 8;
     out[o + 15] = window & 0xff;
+    // Checksum (summed as zero, written last) and urgent pointer: a reused slab is not zeroed.
+    out[o + 16] = 0;
+    out[o + 17] = 0;
+    out[o + 18] = 0;
+    out[o + 19] = 0;
     if (options.length > 0) out.set(options, o + 20);
     return this.finish(out, TCP, src, dst, toServer);
   }
@@ -307,6 +425,8 @@ class FrameBuilder {
     out[o + 3] = dport & 0xff;
     out[o + 4] = len >>> 8;
     out[o + 5] = len & 0xff;
+    out[o + 6] = 0;
+    out[o + 7] = 0;
     return this.finish(out, UDP, undefined, undefined, toServer);
   }
 }
@@ -424,21 +544,32 @@ function answerAddress(host: string, type: number): dnsWire.DnsRecordData {
 function dnsMinimums(flow: Pick<Flow, 'packetsToServer' | 'packetsToClient'>, host: string, v6: boolean) {
   const L = linkOverhead(v6) + 8;
   const qType = (i: number) => (i % 2 === 0 ? dnsWire.DnsType.A : dnsWire.DnsType.AAAA);
-  const q = Array.from({ length: flow.packetsToServer }, () => L + dnsQuerySize(host));
-  const a = Array.from({ length: flow.packetsToClient }, (_, i) => L + dnsAnswerSize(host, qType(Math.min(i, flow.packetsToServer - 1)) === dnsWire.DnsType.A ? 4 : 16));
+  const q: number[] = [];
+  const querySize = L + dnsQuerySize(host);
+  for (let i = 0; i < flow.packetsToServer; i++) q.push(querySize);
+  const a: number[] = [];
+  const answerA = L + dnsAnswerSize(host, 4);
+  const answerAAAA = L + dnsAnswerSize(host, 16);
+  for (let i = 0; i < flow.packetsToClient; i++) a.push(qType(Math.min(i, flow.packetsToServer - 1)) === dnsWire.DnsType.A ? answerA : answerAAAA);
   return { q, a, qType };
 }
 
 // DNS messages of a flow differ from other flows' of the same name, type and size only in
 // their id (RFC 1035 §4.1.1: the first two bytes): they are copies of encoded templates.
-const dnsTemplates = new Map<string, Uint8Array>();
+const dnsTemplates = new Map<string, Map<number, Uint8Array>>();
 function dnsMessage(answer: boolean, id: number, host: string, type: number, size: number): Uint8Array {
-  const key = `${answer ? 'a' : 'q'} ${type} ${size} ${host}`;
-  let t = dnsTemplates.get(key);
+  let byHost = dnsTemplates.get(host);
+  if (!byHost) {
+    if (dnsTemplates.size >= 256) dnsTemplates.clear();
+    byHost = new Map();
+    dnsTemplates.set(host, byHost);
+  }
+  const key = (size * 0x10000 + type) * 2 + (answer ? 1 : 0);
+  let t = byHost.get(key);
   if (!t) {
     t = answer ? dnsAnswer(0, host, type, answerAddress(host, type), size) : dnsQuery(0, host, type, size);
-    if (dnsTemplates.size >= 4096) dnsTemplates.clear();
-    dnsTemplates.set(key, t);
+    if (byHost.size >= 4096) byHost.clear();
+    byHost.set(key, t);
   }
   const out = t.slice();
   out[0] = id >>> 8;
@@ -610,7 +741,7 @@ export function materializeFlow(flow: Flow, sink: FrameSink): void {
 
 /** The frames of a flow in order, without times. */
 export function flowFrames(flow: Flow): { frame: Uint8Array; toServer: boolean }[] {
-  const rng = createRng(mixSeed(flow.seed, 'frames'));
+  const rng = framesRng.reseed(mixSeed2(flow.seed, 'frames'));
   let client: Endpoint;
   let server: Endpoint;
   try {
@@ -636,18 +767,29 @@ export function flowFrames(flow: Flow): { frame: Uint8Array; toServer: boolean }
   }
 }
 
+// One generator for each use, started over per flow (materializing a flow never nests another).
+const framesRng = createReseedableRng();
+const timesRng = createReseedableRng();
+let gapScratch = new Float64Array(1024);
+
 /** Times of `n` frames: random gaps (from the seed) scaled to span the duration exactly. */
 function frameTimes(flow: Flow, n: number): number[] {
   if (n === 0) return [];
   if (n === 1) return [flow.start];
-  const rng = createRng(mixSeed(flow.seed, 'times'));
-  const gaps = Array.from({ length: n - 1 }, () => 0.05 + rng.exp(1));
-  const sum = gaps.reduce((s, g) => s + g, 0);
-  const times = [flow.start];
+  const rng = timesRng.reseed(mixSeed2(flow.seed, 'times'));
+  if (gapScratch.length < n) gapScratch = new Float64Array(n * 2);
+  const gaps = gapScratch;
+  let sum = 0;
+  for (let i = 0; i < n - 1; i++) {
+    gaps[i] = 0.05 + rng.exp(1);
+    sum += gaps[i];
+  }
+  const times = new Array<number>(n);
+  times[0] = flow.start;
   let acc = 0;
   for (let i = 0; i < n - 1; i++) {
     acc += gaps[i];
-    times.push(i === n - 2 ? flow.start + flow.duration : flow.start + (flow.duration * acc) / sum);
+    times[i + 1] = i === n - 2 ? flow.start + flow.duration : flow.start + (flow.duration * acc) / sum;
   }
   return times;
 }
@@ -693,7 +835,43 @@ export const DEFAULT_FLOW_BYTES: Readonly<Record<FlowKind, number>> = {
 
 const flowForRng = createReseedableRng();
 
-function withDuration(kind: FlowKind, spec: FlowSpec, packetsToServer: number, packetsToClient: number, bytesToServer: number, bytesToClient: number, protocol: number, ms: number): Flow {
+/** A flow's counts and duration as {@link flowFor} sizes them (what {@link flowCounts} writes). */
+export interface FlowCounts {
+  packetsToServer: number;
+  packetsToClient: number;
+  bytesToServer: number;
+  bytesToClient: number;
+  /** IP protocol: 6 TCP, 17 UDP. */
+  protocol: number;
+  /** ms; `spec.duration` when given. */
+  duration: number;
+}
+
+/** A fresh {@link FlowCounts} to reuse with {@link flowCounts}. */
+export function createFlowCounts(): FlowCounts {
+  return { packetsToServer: 0, packetsToClient: 0, bytesToServer: 0, bytesToClient: 0, protocol: 0, duration: 0 };
+}
+
+const scratchMinimum: StreamMinimum = { client: 0, server: 0 };
+const scratchCounts = createFlowCounts();
+
+function setCounts(out: FlowCounts, spec: FlowSpec, packetsToServer: number, packetsToClient: number, bytesToServer: number, bytesToClient: number, protocol: number, ms: number): FlowCounts {
+  out.packetsToServer = packetsToServer;
+  out.packetsToClient = packetsToClient;
+  out.bytesToServer = bytesToServer;
+  out.bytesToClient = bytesToClient;
+  out.protocol = protocol;
+  out.duration = spec.duration ?? Math.max(0, Math.round(ms * 1000) / 1000);
+  return out;
+}
+
+/**
+ * A flow of `kind` with packet and byte counts its packets realise exactly
+ * (see {@link materializeFlow}), sized around `spec.targetBytes`, with a
+ * realistic duration. Deterministic from `spec.seed`.
+ */
+export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
+  const c = flowCounts(kind, spec, scratchCounts);
   return {
     id: spec.id,
     kind,
@@ -707,21 +885,22 @@ function withDuration(kind: FlowKind, spec: FlowSpec, packetsToServer: number, p
     start: spec.start,
     hostname: spec.hostname,
     seed: spec.seed,
-    protocol,
-    duration: spec.duration ?? Math.max(0, Math.round(ms * 1000) / 1000),
-    packetsToServer,
-    packetsToClient,
-    bytesToServer,
-    bytesToClient,
+    protocol: c.protocol,
+    duration: c.duration,
+    packetsToServer: c.packetsToServer,
+    packetsToClient: c.packetsToClient,
+    bytesToServer: c.bytesToServer,
+    bytesToClient: c.bytesToClient,
   };
 }
 
 /**
- * A flow of `kind` with packet and byte counts its packets realise exactly
- * (see {@link materializeFlow}), sized around `spec.targetBytes`, with a
- * realistic duration. Deterministic from `spec.seed`.
+ * The counts and duration {@link flowFor} gives a flow of `kind` for `spec`,
+ * written into `out` (no flow object is built: the generator's hot path).
+ * Of the spec only `server`, `serverPort`, `hostname`, `seed`, `targetBytes`,
+ * `packets`, `replies`, `duration` (and `id`, for errors) are read.
  */
-export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
+export function flowCounts(kind: FlowKind, spec: FlowSpec, out: FlowCounts): FlowCounts {
   const v6 = isV6(spec.server);
   // One generator, started over per flow: the stream of createRng(mixSeed(seed, 'flowFor', kind)).
   const rng = flowForRng.reseed(mixSeed3(spec.seed, 'flowFor', kind));
@@ -729,8 +908,9 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
   const layout = layoutOf(kind, spec.serverPort);
   if (layout) {
     const host = defaultHost(spec);
-    const shape = flowShape(spec.seed);
-    const min = streamMinimum(layout, shape, host);
+    // The shape's lengths by arithmetic: the values flowShape and streamMinimum give.
+    const h = shapeHash(spec.seed);
+    const min = streamMinimumOf(layout, h, host, scratchMinimum);
     const target = Math.max(0, spec.targetBytes ?? DEFAULT_FLOW_BYTES[kind]);
     const m = mss(v6);
     const payload = Math.floor(target * (m / (m + L + 20)));
@@ -760,7 +940,7 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
     }
     // Counts by arithmetic over the turns' sizes: no bytes are built here. Control packets carry
     // L+20 bytes plus their extras (see TCP_CTRL), every other packet L+20 plus its payload.
-    const seg = streamSegments(layout, shape, host, client, server, m, scratchSegments);
+    const seg = streamSegmentsOf(layout, h, host, client, server, m, scratchSegments);
     // Delayed ACKs (RFC 9293 §3.8.6.3): about one pure ACK for every two segments received.
     const packetsToServer = TCP_CTRL.clientPackets + seg.client + Math.ceil(seg.server / 2);
     const packetsToClient = TCP_CTRL.serverPackets + seg.server + Math.ceil(seg.client / 2);
@@ -770,7 +950,7 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
     const rate = (20 + rng.int(480)) * 1e6; // bits/s the path gives this connection
     let ms = rtt * (seg.turns + 2) + ((bytesToServer + bytesToClient) * 8 * 1000) / rate;
     if (kind === 'ssh') ms += seg.turns * (200 + rng.exp(1500)); // a person typing
-    return withDuration(kind, spec, packetsToServer, packetsToClient, bytesToServer, bytesToClient, TCP, ms);
+    return setCounts(out, spec, packetsToServer, packetsToClient, bytesToServer, bytesToClient, TCP, ms);
   }
   switch (kind) {
     case 'dns': {
@@ -793,7 +973,7 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
       const cap = (n: number) => n * Math.max(0, 1514 - maxSize);
       const extraQ = Math.min(cap(q), Math.floor(extra / 4));
       const extraA = a === 0 ? 0 : Math.min(cap(a), extra - extraQ);
-      return withDuration(kind, spec, q, a, minQ + extraQ, minA + extraA, UDP, q * (0.5 + rng.exp(12)));
+      return setCounts(out, spec, q, a, minQ + extraQ, minA + extraA, UDP, q * (0.5 + rng.exp(12)));
     }
     case 'dns-tunnel': {
       const domain = spec.hostname ?? 'tunnel.example';
@@ -806,18 +986,18 @@ export function flowFor(kind: FlowKind, spec: FlowSpec): Flow {
       const plan = tunnelPlan({ packetsToServer: q, packetsToClient: a, bytesToServer }, domain, v6);
       let bytesToClient = 0;
       for (let i = 0; i < a; i++) bytesToClient += plan.aMin(i) + 100 + rng.int(500);
-      return withDuration(kind, spec, q, a, bytesToServer, bytesToClient, UDP, q * (20 + rng.exp(200)));
+      return setCounts(out, spec, q, a, bytesToServer, bytesToClient, UDP, q * (20 + rng.exp(200)));
     }
     case 'port-scan': {
       const n = Math.max(1, spec.packets ?? 100);
       const m = Math.min(n, spec.replies ?? n);
       const open = Math.min(m, 1 + rng.int(3));
-      return withDuration(kind, spec, n, m, n * (L + 24), m * (L + 20) + 4 * open, TCP, n * (0.2 + rng.exp(2)));
+      return setCounts(out, spec, n, m, n * (L + 24), m * (L + 20) + 4 * open, TCP, n * (0.2 + rng.exp(2)));
     }
     case 'syn-flood': {
       const n = Math.max(1, spec.packets ?? 1000);
       const m = Math.min(n, spec.replies ?? n);
-      return withDuration(kind, spec, n, m, n * (L + 20), m * (L + 24), TCP, n * 0.1);
+      return setCounts(out, spec, n, m, n * (L + 20), m * (L + 24), TCP, n * 0.1);
     }
     default:
       throw new TrafficError(TrafficErrorCode.INVALID, `unknown flow kind ${JSON.stringify(kind)}`, spec.id);

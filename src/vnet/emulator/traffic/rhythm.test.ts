@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApplicationSchema, type ApplicationConfig } from '../../config.js';
-import { appRate, burstWindows, createRng, generateAppFlows, inBurst } from './rhythm.js';
+import { appFlowPlan, appRate, burstWindows, createRng, FlowBatch, generateAppBatch, generateAppFlows, inBurst } from './rhythm.js';
 import { materializeFlow } from './flows.js';
 
 const MONDAY = Date.parse('2026-01-05T00:00:00Z');
@@ -83,5 +83,45 @@ describe('generateAppFlows', () => {
     const a = app({ daily: 0.8 });
     const count = (h: number) => generateAppFlows(a, 'prod', a.clients, '10.2.0.5', MONDAY + h * HOUR, MONDAY + h * HOUR + 60_000, createRng(h)).length;
     expect(count(14)).toBeGreaterThan(3 * count(2));
+  });
+});
+
+describe('generateAppBatch', () => {
+  it('makes the flows generateAppFlows makes, from the same draws, as numbers', () => {
+    const cases: [ApplicationConfig, string[]][] = [
+      [app({ burstsPerDay: 6, growthPerWeek: 0.05 }), ['198.51.100.0/24']],
+      [app({}, { name: 'api', protocol: 'http', port: 80, hostname: 'api.example.com' }), ['10.1.1.0/24', '10.200.0.0/16', '2001:db8::/64']],
+      [app({}, { name: 'db', protocol: 'bulk', port: 5432, bytesPerFlow: 20000 }), ['10.1.2.0/24', '10.0.0.0/30', '10.9.9.9/32']],
+      [app({ daily: 0 }, { name: 'dns', protocol: 'dns', port: 53, hostname: undefined }), ['0.0.0.0/0', '172.16.0.0/12']],
+      [app({}, { name: 'ssh', protocol: 'ssh', port: 22, bytesPerFlow: 200000 }), ['192.168.7.0/25']],
+    ];
+    const batch = new FlowBatch();
+    expect(burstWindows(cases[0][0], Math.floor((MONDAY + 5 * DAY) / DAY), 9).length).toBeGreaterThan(0);
+    for (const [a, clients] of cases) {
+      const plan = appFlowPlan(a, 'prod', clients, '10.10.0.10');
+      batch.plans.push(plan);
+      const k = batch.plans.length - 1;
+      // Across the start of a burst where the application has them.
+      const bursts = burstWindows(a, Math.floor((MONDAY + 5 * DAY) / DAY), 9);
+      const from = bursts.length > 0 ? bursts[0][0] - 30_000 : MONDAY + 5 * DAY + 13 * HOUR;
+      const opts = { startMs: MONDAY, seed: 9 };
+      let idA = 100;
+      let idB = 100;
+      const expected = generateAppFlows(a, 'prod', clients, '10.10.0.10', from, from + 60_000, createRng(k), { ...opts, nextId: () => ++idA });
+      batch.clear();
+      const rng = createRng(k);
+      const n = generateAppBatch(batch, k, from, from + 60_000, rng, { ...opts, nextId: () => ++idB });
+      expect(n).toBe(expected.length);
+      expect(n).toBeGreaterThan(100);
+      expect(Array.from({ length: n }, (_, i) => batch.flow(i))).toEqual(expected);
+      // The generator is left where generateAppFlows leaves it.
+      const after = createRng(k);
+      generateAppFlows(a, 'prod', clients, '10.10.0.10', from, from + 60_000, after, opts);
+      expect(rng.next()).toBe(after.next());
+    }
+  });
+
+  it('leaves services over IPv6 to generateAppFlows', () => {
+    expect(appFlowPlan(app(), 'prod', ['2001:db8::/64'], '2001:db8:1::10')).toBeNull();
   });
 });

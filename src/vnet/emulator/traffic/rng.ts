@@ -211,31 +211,30 @@ class Sfc32 implements ReseedableRng {
   }
 
   bytes(out: Uint8Array): Uint8Array {
-    // The state lives in locals for the loop: this is where materialized payloads come from.
+    // The state lives in locals for the loop, as signed 32-bit integers (the same bits): this is
+    // where materialized payloads come from. The fields are written back inside the loop and a
+    // last partial word is cut from one more draw there too: with nothing after the loop, code
+    // optimised during a first long call (the payload pool) has no untried operations left to
+    // fall back to the interpreter on, as it did on every later call.
     let a = this.a;
     let b = this.b;
     let c = this.c;
     let d = this.d;
-    let i = 0;
     const n = out.length;
-    for (; i + 4 <= n; i += 4) {
-      const v = (((a + b) >>> 0) + d) >>> 0;
-      d = (d + 1) >>> 0;
+    for (let i = 0; i < n; i += 4) {
+      const v = (a + b + d) | 0;
+      d = (d + 1) | 0;
       a = b ^ (b >>> 9);
-      b = (c + (c << 3)) >>> 0;
-      c = ((((c << 21) | (c >>> 11)) >>> 0) + v) >>> 0;
-      out[i] = v;
-      out[i + 1] = v >>> 8;
-      out[i + 2] = v >>> 16;
-      out[i + 3] = v >>> 24;
-    }
-    this.a = a | 0;
-    this.b = b | 0;
-    this.c = c | 0;
-    this.d = d | 0;
-    if (i < n) {
-      const v = this.u32();
-      for (let j = 0; i < n; i++, j++) out[i] = v >>> (8 * j);
+      b = (c + (c << 3)) | 0;
+      c = (((c << 21) | (c >>> 11)) + v) | 0;
+      this.a = a;
+      this.b = b;
+      this.c = c;
+      this.d = d;
+      out[i] = v & 0xff;
+      if (i + 1 < n) out[i + 1] = (v >>> 8) & 0xff;
+      if (i + 2 < n) out[i + 2] = (v >>> 16) & 0xff;
+      if (i + 3 < n) out[i + 3] = v >>> 24;
     }
     return out;
   }
