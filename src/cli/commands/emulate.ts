@@ -28,7 +28,8 @@ class FileOut {
   #used = 0;
   bytes = 0;
   constructor(path: string) {
-    this.#s = createWriteStream(path);
+    // Up to 64 MiB may wait for the disk before the emulator waits for it: the writes overlap the work.
+    this.#s = createWriteStream(path, { highWaterMark: 64 << 20 });
   }
   /** Room for `n` bytes in {@link buffer}: the offset to write them at (they count as written). */
   reserve(n: number): number {
@@ -53,7 +54,7 @@ class FileOut {
       // memory for every chunk costs the kernel a page fault per 4 KiB).
       const written = this.#buf;
       this.#s.write(written.subarray(0, this.#used), () => {
-        if (written.length === FileOut.CHUNK && this.#free.length < 4) this.#free.push(written);
+        if (written.length === FileOut.CHUNK && this.#free.length < 16) this.#free.push(written);
       });
     }
     this.#buf = (need <= FileOut.CHUNK ? this.#free.pop() : undefined) ?? Buffer.allocUnsafe(Math.max(FileOut.CHUNK, need));
