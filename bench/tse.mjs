@@ -292,8 +292,8 @@ const shedOf = (engine) => {
   return out;
 };
 
-// (a) classification alone: dissect + classifier over a fact table loaded from the RII.
-async function classifierAlone() {
+/** A fact table loaded from the RII, and the 50 sessions compiled over it, outside any engine. */
+function compileAll() {
   const facts = new RouteFactTable({ vnet: vnetName });
   // The network's own CIDRs are local routes, as the engine sets them.
   facts.setLocal(vnetConfig.cidrs.map((c) => parsePrefix(c)));
@@ -306,7 +306,12 @@ async function classifierAlone() {
     facts: new Map([[vnetName, facts]]),
     ipSets,
   });
-  const vc = classifier.forVnet(vnetName);
+  return { facts, classifier, vc: classifier.forVnet(vnetName) };
+}
+
+// (a) classification alone: dissect + classifier over a fact table loaded from the RII.
+async function classifierAlone() {
+  const { classifier, vc } = compileAll();
   const view = new PacketView();
   let classified = 0;
   let copies = 0;
@@ -333,18 +338,7 @@ async function classifierAlone() {
 // no sampling, budgets, statistics or targets. The cache is emptied every
 // second of packet time, as the engine does for sessions on route age.
 async function classifierWithFlowCache() {
-  const facts = new RouteFactTable({ vnet: vnetName });
-  facts.setLocal(vnetConfig.cidrs.map((c) => parsePrefix(c)));
-  facts.load(rib.entries(), clock.now());
-  facts.commit();
-  const ipSets = new IpSetRegistry();
-  for (const s of w.ipSets) ipSets.replace(s.name, s.entries);
-  const classifier = Classifier.compile(allSessions, {
-    vnets: [vnetConfig],
-    facts: new Map([[vnetName, facts]]),
-    ipSets,
-  });
-  const vc = classifier.forVnet(vnetName);
+  const { facts, classifier, vc } = compileAll();
   const view = new PacketView();
   const cache = new FlowCache();
   let lastSecond = -1;

@@ -116,12 +116,7 @@ export class FlowCache {
     e[w + PORTS] = (view.srcPort << 16) | view.dstPort;
     e[w + SRC0] = view.src4 | 0;
     e[w + DST0] = view.dst4 | 0;
-    e[w + FLOW_SESSION] = session;
-    e[w + FLOW_SRC_ROUTE] = srcRoute;
-    e[w + FLOW_DST_ROUTE] = dstRoute;
-    e[w + PACKETS] = 0;
-    e[w + BYTES] = 0;
-    return w;
+    return this.#decide(w, session, srcRoute, dstRoute);
   }
 
   /** Same as {@link find4} for an IPv6 packet (addresses read from `data`). */
@@ -191,6 +186,12 @@ export class FlowCache {
     e[w + DST1] = readWord(data, dof + 4);
     e[w + DST1 + 1] = readWord(data, dof + 8);
     e[w + DST1 + 2] = readWord(data, dof + 12);
+    return this.#decide(w, session, srcRoute, dstRoute);
+  }
+
+  /** The decision part of a new entry, counts at zero. */
+  #decide(w: number, session: number, srcRoute: number, dstRoute: number): number {
+    const e = this.entries;
     e[w + FLOW_SESSION] = session;
     e[w + FLOW_SRC_ROUTE] = srcRoute;
     e[w + FLOW_DST_ROUTE] = dstRoute;
