@@ -1,8 +1,8 @@
 // Builds the native helpers in native/ (Linux; a C compiler and Node's headers
 // are needed). Run by `npm install`/`npm ci` (postinstall) and `npm run build`.
 // A helper that cannot be built is reported and skipped: the code falls back
-// to portable paths (see README, "Native helpers"). `--strict` makes a failed
-// build an error.
+// to portable paths (see README, "The native helper"). `--strict` makes a
+// failed build an error; `--out DIR` builds into DIR instead of build/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
-const out = join(root, 'build');
+const outAt = process.argv.indexOf('--out');
+const out = outAt > 0 && process.argv[outAt + 1] ? process.argv[outAt + 1] : join(root, 'build');
 const helpers = [{ name: 'udp-batch', source: 'native/udp-batch.c' }];
 
 function skip(why) {
