@@ -502,7 +502,7 @@ export interface RouteFactTableStats {
 type PendingChange =
   | { readonly kind: 'set'; readonly prefix: Prefix; readonly best: PathSummary; readonly time: number }
   | { readonly kind: 'delete'; readonly prefix: Prefix }
-  | { readonly kind: 'snapshot'; readonly entries: readonly SnapshotEntry[]; readonly time: number }
+  | { readonly kind: 'snapshot'; readonly entries: Iterable<SnapshotEntry>; readonly time: number }
   | { readonly kind: 'local'; readonly prefixes: readonly Prefix[] };
 
 type SnapshotEntry = { readonly prefix: Prefix; readonly best: PathSummary };
@@ -669,20 +669,8 @@ export class RouteFactTable {
    * when the engine starts; otherwise {@link load} and commit between batches.
    */
   replace(entries: Iterable<SnapshotEntry>, time: number): void {
+    this.#pending.push({ kind: 'snapshot', entries, time });
     this.commit();
-    const spare = this.#tbl24;
-    this.#tbl24 = null;
-    this.#bulk = true;
-    this.#reset();
-    let n = 0;
-    for (const e of entries) {
-      this.#set(e.prefix, e.best, time);
-      n++;
-    }
-    this.#bulk = false;
-    if (this.#routes4 >= this.#dirThreshold) this.#dirBuild(spare);
-    this.stats.applied += n;
-    this.stats.commits++;
   }
 
   /** Apply every queued change, in order. Returns the number applied. */
@@ -705,8 +693,10 @@ export class RouteFactTable {
         this.#tbl24 = null;
         this.#bulk = true;
         this.#reset();
-        for (const e of c.entries) this.#set(e.prefix, e.best, c.time);
-        applied += c.entries.length;
+        for (const e of c.entries) {
+          this.#set(e.prefix, e.best, c.time);
+          applied++;
+        }
       }
     }
     if (bulk) {
