@@ -11,8 +11,11 @@
 //     127.0.0.1 and never read: the kernel's delivery is counted, the
 //     receiving application's work is not), with the native batch sender and
 //     with Node's dgram, and with a pcap target (temp file), awaiting drain()
-//     after each batch as ShadowEngine.run does; and the native sender alone,
-//     for the kernel's cost per datagram;
+//     after each batch as ShadowEngine.run does; the same VXLAN measure with
+//     every session truncating copies to 128 bytes (`vxlan-trunc`: runs of
+//     equal-length copies, which leave as UDP GSO messages; `gsoShare` is the
+//     part of the copies that did); and the native sender alone, for the
+//     kernel's cost per datagram, one datagram per message and with GSO;
 //   - a route update burst: 10k best-path changes and withdrawals made
 //     through VnetRib.announce/withdraw, 100 before each batch, against the
 //     same batches without updates;
@@ -58,9 +61,11 @@ const N4 = Number(args.v4);
 const N6 = Number(args.v6);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
-// --only classifier,classifier-cache,engine,nocache,burst,vxlan,vxlan-dgram,send,pcap,tcpdump runs those measures alone (e.g. under a profiler).
+// --only classifier,classifier-cache,engine,nocache,burst,vxlan,vxlan-trunc,vxlan-dgram,send,pcap,tcpdump runs those measures alone (e.g. under a profiler);
+// vxlan-nogso and vxlan-trunc-nogso (only when named) are those with GSO off, to compare.
 const ONLY = args.only === undefined ? null : new Set(args.only.split(','));
 const runs = (name) => ONLY === null || ONLY.has(name);
+const runsIfNamed = (name) => ONLY !== null && ONLY.has(name);
 const BATCH = 256;
 const UPDATES = 10_000;
 const UPDATES_PER_BATCH = 100;
@@ -488,10 +493,13 @@ function updateBurst(engine) {
 }
 
 // (b) end to end: VXLAN to an unused loopback port, pcap to a temp file.
+// `vxlan-trunc`: every session truncates copies to 128 bytes (GSO on);
+// `-nogso`: the same without GSO.
 async function endToEnd(kind) {
   let target;
   let sinkFd = -1;
-  if (kind === 'vxlan' || kind === 'vxlan-dgram') {
+  const trunc = kind === 'vxlan-trunc' || kind === 'vxlan-trunc-nogso';
+  if (kind !== 'pcap') {
     // The mirror target: a UDP socket bound on the port and never read, so the
     // kernel delivers each datagram to it and drops it there once its buffer
     // is full; the receiving application's work is not counted (a socket
@@ -503,9 +511,15 @@ async function endToEnd(kind) {
     } catch (err) {
       throw new Error(`UDP port ${VXLAN_PORT} is in use (set TSE_VXLAN_PORT): ${err.message}`, { cause: err });
     }
-    target = new VxlanTarget({ name: 't', address: '127.0.0.1', port: VXLAN_PORT, sender: kind === 'vxlan' ? 'batch' : 'dgram' });
+    target = new VxlanTarget({
+      name: 't',
+      address: '127.0.0.1',
+      port: VXLAN_PORT,
+      sender: kind === 'vxlan-dgram' ? 'dgram' : 'batch',
+      gso: !kind.endsWith('-nogso'),
+    });
   } else target = new PcapTarget({ name: 't', path: join(workDir, 'copies.pcap') });
-  const engine = newEngine(w.sessions, target);
+  const engine = newEngine(trunc ? w.sessions.map((s) => ({ ...s, truncate: 128 })) : w.sessions, target);
   const m = await measure(() => flushNext(engine), { async: true, count: () => target.stats.packets });
   const result = {
     ...perf(m),
@@ -513,6 +527,10 @@ async function endToEnd(kind) {
     shed: { ...shedOf(engine), ...target.stats.shed },
     errors: { ...target.stats.errors },
   };
+  if (kind !== 'pcap' && kind !== 'vxlan-dgram') {
+    result.gsoShare = round(target.stats.gsoDatagrams / Math.max(1, target.stats.packets), 3);
+    result.bytesPerCopy = Math.round(target.stats.bytes / Math.max(1, target.stats.packets));
+  }
   await engine.stop();
   if (sinkFd >= 0) udpBatch().close(sinkFd);
   if (kind === 'pcap') {
@@ -524,7 +542,8 @@ async function endToEnd(kind) {
 
 /**
  * The kernel's share: datagrams of the workload's mean copy size sent to the
- * same sink with the native sender alone (no engine), per CPU-second.
+ * same sink with the native sender alone (no engine), per CPU-second; one
+ * datagram per message, then with GSO (all of one length: 64 a message).
  */
 async function sendAlone() {
   const native = udpBatch();
@@ -539,9 +558,30 @@ async function sendAlone() {
   const errors = new Uint32Array(256);
   const to = Uint8Array.of(127, 0, 0, 1);
   const m = await measure(() => native.send(fd, 4, to, VXLAN_PORT, data, offsets, lengths, n, errors));
+  const gsoOut = new Uint32Array(2);
+  let gsoSent = 0;
+  let sent = 0;
+  const g = await measure(() => {
+    const k = native.send(fd, 4, to, VXLAN_PORT, data, offsets, lengths, n, errors, 1, gsoOut);
+    gsoSent += gsoOut[0];
+    sent += k;
+    return k;
+  });
   native.close(fd);
   native.close(sink);
-  return { datagramBytes: size, datagramsPerSec: m.pps, datagramsPerCpuSecond: m.ppsPerCpuSecond, usPerDatagram: round(1e6 / m.ppsPerCpuSecond, 2) };
+  return {
+    datagramBytes: size,
+    datagramsPerSec: m.pps,
+    datagramsPerCpuSecond: m.ppsPerCpuSecond,
+    usPerDatagram: round(1e6 / m.ppsPerCpuSecond, 2),
+    gso: {
+      datagramsPerSec: g.pps,
+      datagramsPerCpuSecond: g.ppsPerCpuSecond,
+      usPerDatagram: round(1e6 / g.ppsPerCpuSecond, 2),
+      gsoShare: round(gsoSent / Math.max(1, sent), 3),
+      refused: gsoOut[1] === 0 ? undefined : gsoOut[1],
+    },
+  };
 }
 
 const perf = (m) => ({
@@ -556,6 +596,9 @@ const classifierFlowCache = runs('classifier-cache') ? await classifierWithFlowC
 const nullWithCache = runs('engine') ? await engineNullTarget(true, false) : {};
 const nullNoCache = runs('nocache') ? await engineNullTarget(false, false) : {};
 const vxlan = runs('vxlan') ? await endToEnd('vxlan') : undefined;
+const vxlanNoGso = runsIfNamed('vxlan-nogso') ? await endToEnd('vxlan-nogso') : undefined;
+const vxlanTrunc = runs('vxlan-trunc') ? await endToEnd('vxlan-trunc') : undefined;
+const vxlanTruncNoGso = runsIfNamed('vxlan-trunc-nogso') ? await endToEnd('vxlan-trunc-nogso') : undefined;
 const vxlanDgram = runs('vxlan-dgram') ? await endToEnd('vxlan-dgram') : undefined;
 const sendCost = runs('send') ? await sendAlone() : undefined;
 const pcap = runs('pcap') ? await endToEnd('pcap') : undefined;
@@ -728,7 +771,7 @@ console.log(
       engineNullTarget: nullWithCache.result,
       engineNullTargetNoFlowCache: nullNoCache.result,
     },
-    endToEnd: { vxlan, vxlanDgram, pcap },
+    endToEnd: { vxlan, vxlanNoGso, vxlanTrunc, vxlanTruncNoGso, vxlanDgram, pcap },
     sendAlone: sendCost,
     updateBurst: burst,
     tcpdump: vsTcpdump,

@@ -1,9 +1,10 @@
 /**
  * The native UDP batch sender (native/udp-batch.c, built into
  * build/udp-batch.node by `npm install` / `npm run build`): one sendmmsg(2)
- * per up to 256 datagrams to one destination. Absent (not built, not Linux),
- * {@link udpBatch} answers null and the VXLAN target sends with Node's dgram,
- * one system call per datagram.
+ * per up to 256 datagrams to one destination, optionally with UDP GSO (see
+ * {@link UdpBatch.send}). Absent (not built, not Linux), {@link udpBatch}
+ * answers null and the VXLAN target sends with Node's dgram, one system call
+ * per datagram.
  */
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
@@ -16,8 +17,35 @@ export interface UdpBatch {
    * `address`:`port`; returns how many were handled (sent or refused). Refused
    * ones are counted in `errors[errno]`. Fewer than `count` means the socket
    * buffer is full.
+   *
+   * `gso` 1 asks for UDP generic segmentation offload (UDP_SEGMENT): a run of
+   * datagrams of one length (at most one shorter one may end it) leaves as
+   * one message the kernel cuts into the same datagrams, up to 64 datagrams
+   * and 65,000 bytes a message. A GSO message the kernel refuses counts each
+   * of its datagrams in `errors`. When the refusal means GSO is not possible
+   * on this path (EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP, EMSGSIZE: no UDP GSO
+   * in the kernel, a datagram larger than the route's MTU, no checksum
+   * offload), its datagrams and the rest of the call are sent one per
+   * message instead: nothing is lost or sent twice.
+   *
+   * `gsoOut` (at least 2 entries), when given, is written by every call:
+   * `gsoOut[0]` datagrams that left inside GSO messages, `gsoOut[1]` the
+   * errno with which the kernel refused GSO (0 when it did not): the caller
+   * should stop asking for GSO on this socket.
    */
-  send(fd: number, family: 4 | 6, address: Uint8Array, port: number, data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, errors: Uint32Array): number;
+  send(
+    fd: number,
+    family: 4 | 6,
+    address: Uint8Array,
+    port: number,
+    data: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    errors: Uint32Array,
+    gso?: 0 | 1,
+    gsoOut?: Uint32Array,
+  ): number;
   close(fd: number): void;
 }
 
@@ -42,6 +70,11 @@ export function udpBatchUnavailableReason(): string {
 }
 
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** The errno's name (`EMSGSIZE`), or `errno <n>` when the platform has none. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
 
 /** Kebab-case reason for an errno number, as the dgram path names send errors: `send-econnrefused`. */
 export function sendErrorReason(errno: number): string {

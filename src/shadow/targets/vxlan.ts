@@ -12,6 +12,15 @@
  * dgram. `sender` chooses (default `auto`: the native sender when it is
  * built and the address is a literal).
  *
+ * With the native sender, copies of equal length that follow each other
+ * leave as one UDP GSO message (`gso`, on by default; Linux >= 4.18): the
+ * kernel cuts it into the same datagrams at a fraction of the cost per
+ * datagram, and the receiver sees no difference. When the kernel refuses GSO
+ * on this path (no UDP GSO, a copy larger than the route's MTU, no checksum
+ * offload) the copies are sent again one per message, and the target logs
+ * once why and stops asking for GSO. `stats.gsoDatagrams` counts the copies
+ * that left inside GSO messages.
+ *
  * `write` never waits: when more than `maxQueuedBytes` are still on their
  * way to the socket (dgram), or the socket's buffer is full (native), the
  * copy is shed as `socket-busy`. Send failures are counted in
@@ -31,7 +40,7 @@ import {
 } from './ethernet-framing.js';
 import { VXLAN_FLAG_I, VXLAN_HEADER_LENGTH } from '../../wire/vxlan.js';
 import { parseAddress } from '../../core/prefix.js';
-import { sendErrorReason, udpBatch, udpBatchUnavailableReason, type UdpBatch } from './udp-batch.js';
+import { errnoName, sendErrorReason, udpBatch, udpBatchUnavailableReason, type UdpBatch } from './udp-batch.js';
 
 export interface VxlanTargetOptions {
   readonly name: string;
@@ -47,7 +56,19 @@ export interface VxlanTargetOptions {
   readonly maxQueuedBytes?: number;
   /** `batch`: the native sendmmsg sender (an error when not built); `dgram`: Node's; `auto` (default): `batch` when available. */
   readonly sender?: 'auto' | 'batch' | 'dgram';
+  /**
+   * Native sender: send runs of equal-length copies as UDP GSO messages
+   * (default true). Turned off for good, with one log line, when the kernel
+   * refuses GSO on this path. Without the native sender it has no effect.
+   */
+  readonly gso?: boolean;
   readonly logger?: Logger;
+}
+
+/** A VXLAN target's counters: {@link TargetStats} and how the copies left. */
+export interface VxlanTargetStats extends TargetStats {
+  /** Copies (of `packets`) that left inside UDP GSO messages; the others left one datagram per message. */
+  gsoDatagrams: number;
 }
 
 /** Datagrams per native send call, and bytes gathered for them. */
@@ -60,7 +81,7 @@ const MAX_DATAGRAM = 65507;
 export class VxlanTarget implements CopyTarget {
   readonly kind = 'vxlan' as const;
   readonly name: string;
-  readonly stats: TargetStats = newTargetStats();
+  readonly stats: VxlanTargetStats = { ...newTargetStats(), gsoDatagrams: 0 };
   readonly #opts: VxlanTargetOptions;
   readonly #socket: Socket | null = null;
   // Native batch sender state.
@@ -72,6 +93,8 @@ export class VxlanTarget implements CopyTarget {
   readonly #bOffsets = new Uint32Array(BATCH_COUNT);
   readonly #bLengths = new Uint32Array(BATCH_COUNT);
   readonly #bErrors = new Uint32Array(256);
+  readonly #bGso = new Uint32Array(2);
+  #gso: 0 | 1 = 0;
   #bCount = 0;
   #bUsed = 0;
   readonly #maxQueued: number;
@@ -118,6 +141,7 @@ export class VxlanTarget implements CopyTarget {
       this.#family = v6 ? 6 : 4;
       this.#destination = parseAddress(options.address);
       this.#bData = new Uint8Array(BATCH_BYTES);
+      this.#gso = options.gso === false ? 0 : 1;
       this.#bound = Promise.resolve();
       const bindAddress = options.sourceAddress === undefined ? null : parseAddress(options.sourceAddress);
       try {
@@ -234,7 +258,21 @@ export class VxlanTarget implements CopyTarget {
   #sendBatch(): void {
     const n = this.#bCount;
     if (n === 0 || this.#native === null) return;
-    const handled = this.#native.send(this.#fd, this.#family, this.#destination, this.#opts.port, this.#bData, this.#bOffsets, this.#bLengths, n, this.#bErrors);
+    const handled = this.#native.send(
+      this.#fd,
+      this.#family,
+      this.#destination,
+      this.#opts.port,
+      this.#bData,
+      this.#bOffsets,
+      this.#bLengths,
+      n,
+      this.#bErrors,
+      this.#gso,
+      this.#bGso,
+    );
+    this.stats.gsoDatagrams += this.#bGso[0];
+    if (this.#bGso[1] !== 0) this.#gsoRefused(this.#bGso[1]);
     for (let i = handled; i < n; i++) {
       this.stats.packets--;
       this.stats.bytes -= this.#bLengths[i];
@@ -250,6 +288,23 @@ export class VxlanTarget implements CopyTarget {
     }
     this.#bCount = 0;
     this.#bUsed = 0;
+  }
+
+  /** The kernel refused GSO on this path (the copies went one by one): ask no more, and say why once. */
+  #gsoRefused(errno: number): void {
+    if (this.#gso === 0) return;
+    this.#gso = 0;
+    this.#log.info(
+      { target: this.name, reason: `gso-${errnoName(errno).toLowerCase()}` },
+      `the kernel refused UDP GSO for VXLAN copies to ${this.#opts.address}:${this.#opts.port} (${errnoName(errno)}: ` +
+        'no UDP GSO in the kernel, a copy larger than the path MTU, or no checksum offload); ' +
+        'sending one datagram per message from now on',
+    );
+  }
+
+  /** Whether copies still leave as UDP GSO messages where they can (native sender, `gso` not off, not refused by the kernel). */
+  get gso(): boolean {
+    return this.#gso === 1;
   }
 
   /** End of an engine batch: the gathered copies leave now. */
