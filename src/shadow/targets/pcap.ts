@@ -41,7 +41,7 @@ export interface PcapTargetOptions {
   readonly rotate?: { readonly maxBytes?: number; readonly maxSeconds?: number };
   /** Snap length written in the header (default: the longest copy in the file). */
   readonly snapLength?: number;
-  /** Bytes gathered before a write to disk (default 256 KiB). */
+  /** Bytes gathered before a write to disk (default 1 MiB: fewer, larger writes cost the kernel less). */
   readonly bufferBytes?: number;
   /** Bytes allowed to wait for the disk before copies are shed (default 32 MiB). */
   readonly maxPendingBytes?: number;
@@ -111,7 +111,7 @@ export class PcapTarget implements CopyTarget {
     this.#opts = options;
     this.name = options.name;
     this.#format = options.format ?? 'pcap';
-    this.#bufferBytes = options.bufferBytes ?? 256 * 1024;
+    this.#bufferBytes = options.bufferBytes ?? 1024 * 1024;
     this.#maxPending = options.maxPendingBytes ?? 32 * 1024 * 1024;
     this.#log = options.logger ?? silentLogger();
     if (this.#format !== 'pcap' && this.#format !== 'pcapng')
