@@ -6,3 +6,4 @@ export * from './prefix.js';
 export * from './types.js';
 export * from './packet.js';
 export * from './typed.js';
+export * from './flow.js';

@@ -311,6 +311,21 @@ export class VnetClassifier {
     return this.#lookupRoute(t, src);
   }
 
+  /**
+   * Whether the route-age conditions (`announcedWithin`) judge route `route`
+   * of this network's table the same at every time in [fromMs, toMs]: no
+   * age limit is crossed in between. With the route table unchanged,
+   * classification of a five-tuple then gives one answer over the span.
+   */
+  ageSteady(route: number, fromMs: number, toMs: number): boolean {
+    const t = this.#c.facts;
+    if (t === null || route <= 0) return true;
+    const at = t.routeMeta[route * 2 + 1];
+    for (const wm of [this.#srcConds.withinMs, this.#dstConds.withinMs])
+      for (let i = 0; i < wm.length; i++) if (fromMs - at > wm[i] !== toMs - at > wm[i]) return false;
+    return true;
+  }
+
   #lookupRoute(t: RouteFactTable, src: boolean): number {
     if (this.#v6) return src ? t.lookup6Words(this.#s0, this.#s1, this.#s2, this.#s3) : t.lookup6Words(this.#d0, this.#d1, this.#d2, this.#d3);
     return t.lookup4((src ? this.#s0 : this.#d0) >>> 0);

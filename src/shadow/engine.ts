@@ -21,6 +21,8 @@ import {
   type Bus,
   type Clock,
   type Logger,
+  FlowDirection,
+  type FlowRecord,
   type PacketBatch,
   type PacketSource,
   type PathSummary,
@@ -79,6 +81,9 @@ export interface EngineCounters {
   routeChangesCommitted: number;
   flowCacheHits: number;
   flowCacheMisses: number;
+  /** Flows counted whole, without their packets ({@link ShadowEngine.countFlow}), and their packets (included in `packets`). */
+  flowsCounted: number;
+  packetsCounted: number;
 }
 
 /** Traffic of one prefix (the longest match of the source or destination) over one interval. */
@@ -160,6 +165,8 @@ export class ShadowEngine {
     routeChangesCommitted: 0,
     flowCacheHits: 0,
     flowCacheMisses: 0,
+    flowsCounted: 0,
+    packetsCounted: 0,
   };
   readonly ipSets = new IpSetRegistry();
   readonly #config: ShadownetConfig;
@@ -175,6 +182,8 @@ export class ShadowEngine {
   readonly #targetConfigs: MirrorTargetConfig[];
   readonly #cache: FlowCache | null;
   readonly #view = new PacketView();
+  /** The five-tuple of a flow offered as counts, as a packet of it would dissect. */
+  readonly #flowView = new PacketView();
   readonly #record: { -readonly [K in keyof CopyRecord]: CopyRecord[K] } = { session: '', vni: 0, data: new Uint8Array(0), offset: 0, length: 0, wireLength: 0, tsSec: 0, tsNsec: 0, linkType: 1 };
   #sessions: MirrorSessionConfig[];
   #classifier!: Classifier;
@@ -377,6 +386,90 @@ export class ShadowEngine {
       c.flowCacheMisses = cache.misses;
     }
     for (const t of this.#targets.values()) t.endBatch?.();
+  }
+
+  // ---- flows carried as counts ----
+
+  /** Length of the per-prefix statistics interval, ms of packet time (intervals start at multiples of it). */
+  get statsIntervalMs(): number {
+    return this.#statsIntervalMs;
+  }
+
+  /**
+   * The directions of a flow ({@link FlowDirection} bits) whose packets the
+   * engine needs as packets. A direction is left out (may be given to
+   * {@link countFlow} as counts instead) only when no session accepts its
+   * five-tuple — now, or with route-age conditions at any time of the
+   * flow's span — and the flow's packets all fall in one statistics
+   * interval: counting it then has the same effect on every counter and
+   * statistic as its packets. Flows whose five-tuple varies from packet to
+   * packet (scans, spoofed floods) are the producer's to send as packets.
+   * Decided against the routing table as of now (routing changes received
+   * so far are applied first, as a batch would).
+   */
+  flowPacketsNeeded(f: FlowRecord): number {
+    this.#commitRoutes();
+    const v = this.#vnetByName.get(f.vnet);
+    if (!v || (f.ipVersion !== 4 && f.ipVersion !== 6) || !(f.endMs >= f.startMs)) return FlowDirection.BOTH;
+    const interval = this.#statsIntervalMs;
+    if (Math.floor(f.startMs / interval) !== Math.floor(f.endMs / interval)) return FlowDirection.BOTH;
+    const vc = this.#perVnet[v.index];
+    if (!vc) return FlowDirection.NONE;
+    const view = this.#flowView;
+    view.ipVersion = f.ipVersion;
+    view.protocol = f.protocol;
+    view.fragment = 0;
+    view.l4Offset = f.protocol === 6 || f.protocol === 17 ? 1 : 0;
+    let needed: number = FlowDirection.NONE;
+    for (let toServer = 1; toServer >= 0; toServer--) {
+      if ((toServer ? f.packetsToServer : f.packetsToClient) === 0) continue;
+      view.src4 = toServer ? f.client4 : f.server4;
+      view.dst4 = toServer ? f.server4 : f.client4;
+      view.src6Offset = toServer ? 0 : 16;
+      view.dst6Offset = toServer ? 16 : 0;
+      view.srcPort = toServer ? f.clientPort : f.serverPort;
+      view.dstPort = toServer ? f.serverPort : f.clientPort;
+      if (
+        vc.classify(view, f.addresses6, f.startMs) >= 0 ||
+        (this.#timeSensitive && !(vc.ageSteady(vc.lastRoute(v.facts, true), f.startMs, f.endMs) && vc.ageSteady(vc.lastRoute(v.facts, false), f.startMs, f.endMs)))
+      )
+        needed |= toServer ? FlowDirection.TO_SERVER : FlowDirection.TO_CLIENT;
+    }
+    return needed;
+  }
+
+  /**
+   * Count a flow's packets given as counts — the directions
+   * {@link flowPacketsNeeded} left out; the record's other direction has
+   * zero packets — exactly as the packets would have been counted: engine
+   * and network totals, and the per-prefix traffic of the interval the flow
+   * falls in. Flows and packets must be given in time order (a flow at its
+   * start time), since the interval moves on with them.
+   */
+  countFlow(f: FlowRecord): void {
+    this.#commitRoutes();
+    const c = this.counters;
+    const packets = f.packetsToServer + f.packetsToClient;
+    const bytes = f.bytesToServer + f.bytesToClient;
+    c.packets += packets;
+    c.bytes += bytes;
+    c.flowsCounted++;
+    c.packetsCounted += packets;
+    const v = this.#vnetByName.get(f.vnet);
+    if (!v) {
+      this.#drop('unknown-vnet', packets);
+      return;
+    }
+    const timeMs = f.startMs;
+    if (v.intervalStart < 0) v.intervalStart = Math.floor(timeMs / this.#statsIntervalMs) * this.#statsIntervalMs;
+    else if (timeMs >= v.intervalStart + this.#statsIntervalMs) this.#flushStats(v, timeMs);
+    v.packets += packets;
+    v.bytes += bytes;
+    const v6 = f.ipVersion === 6;
+    const client = v6 ? v.facts.lookup6(f.addresses6, 0) : v.facts.lookup4(f.client4 >>> 0);
+    const server = v6 ? v.facts.lookup6(f.addresses6, 16) : v.facts.lookup4(f.server4 >>> 0);
+    if (f.packetsToServer > 0) this.#countRoutes(v, client, server, f.packetsToServer, f.bytesToServer);
+    if (f.packetsToClient > 0) this.#countRoutes(v, server, client, f.packetsToClient, f.bytesToClient);
   }
 
   /**
@@ -610,7 +703,8 @@ export class ShadowEngine {
   stats(): {
     engine: EngineCounters;
     sessions: ({ name: string; priority: number; target: string; vni: number } & SessionCounters)[];
-    targets: { name: string; kind: string; packets: number; bytes: number; shed: Record<string, number>; errors: Record<string, number> }[];
+    /** `gsoDatagrams`: VXLAN copies that left in UDP GSO messages (VXLAN targets with the native sender). */
+    targets: { name: string; kind: string; packets: number; bytes: number; shed: Record<string, number>; errors: Record<string, number>; gsoDatagrams?: number }[];
     routes: Record<string, number>;
     sources: { name: string; packets: number; bytes: number; batches: number; dropped: Record<string, number> }[];
   } {
@@ -624,6 +718,7 @@ export class ShadowEngine {
         bytes: t.stats.bytes,
         shed: { ...t.stats.shed, ...(this.#budgets.targetShed[t.name] ?? {}) },
         errors: { ...t.stats.errors },
+        ...('gsoDatagrams' in t.stats && typeof t.stats.gsoDatagrams === 'number' ? { gsoDatagrams: t.stats.gsoDatagrams } : {}),
       })),
       routes: Object.fromEntries(this.#vnets.map((v) => [v.config.name, v.facts.size])),
       sources: this.#sources.map((src) => ({ name: src.name, ...src.stats, dropped: { ...src.stats.dropped } })),

@@ -7,3 +7,4 @@ export { RouteFactTable, StaticPrefixTable } from './fact-table.js';
 export { IpSetRegistry } from './ipset.js';
 export * from './sources/index.js';
 export * from './targets/index.js';
+export { FlowFeed } from './flow-feed.js';

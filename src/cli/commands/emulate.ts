@@ -2,16 +2,21 @@
  * `shadownet emulate`: run the emulated network on the simulated clock for
  * days of traffic and write what it produced in formats other tools read:
  * packets as pcap (sampled or whole), routing as MRT, per-application load
- * and resources as CSV, attack labels as JSON.
+ * and resources as CSV, attack labels as JSON. With `--shadow`, the config's
+ * mirror sessions also run on the emulated traffic: copies go to capture
+ * files, per-prefix traffic of every interval to traffic.jsonl. The engine
+ * decides once per flow: only the directions of flows a session could copy
+ * become packet bytes, the others reach it as exact counts.
  */
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger, SimulatedClock } from '../../core/index.js';
+import { createLogger, FlowDirection, SimulatedClock } from '../../core/index.js';
 import { loadConfig } from '../../vnet/index.js';
 import { RoutingInterceptor } from '../../routing/index.js';
 import { MrtWriter } from '../../routing/mrt/index.js';
-import { Emulator, type Materialize } from '../../vnet/emulator/emulator.js';
+import { Emulator, sampledFlow, type Materialize } from '../../vnet/emulator/emulator.js';
+import { FlowFeed, PcapTarget, ShadowEngine, trafficStatsTopic } from '../../shadow/index.js';
 import { PcapWriter } from '../../wire/pcap.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 
@@ -79,6 +84,8 @@ export interface EmulateOptions {
   sampleOneIn: string;
   /** Bytes of each packet kept in the pcap (tcpdump -s); records keep the packet's wire length. Default 262144. */
   snaplen?: string;
+  /** Also run the config's mirror sessions: copies as <target>.pcap, per-prefix traffic as traffic.jsonl. */
+  shadow?: boolean;
   json?: boolean;
 }
 
@@ -107,7 +114,33 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
   pcapFile?.write(pcap.header());
   const csv = new FileOut(join(o.out, 'applications.csv'));
   csv.write('time,vnet,app,requests_per_second,bits_per_second,cpu_cores,memory_mib,allocated_cores,allocated_memory_mib,saturation\n');
-  const materialize: Materialize = o.pcap === 'all' ? { mode: 'all' } : o.pcap === 'sample' ? { mode: 'sample', oneIn } : { mode: 'none' };
+  const writeFrame = pcapFile
+    ? (frame: Uint8Array, t: number): void => {
+        const at = pcapFile.reserve(pcap.recordLength(frame.length));
+        pcap.recordInto(pcapFile.buffer, at, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), frame);
+      }
+    : undefined;
+  // With --shadow: the mirror sessions' engine, its copies as capture files, its per-prefix traffic as JSON lines.
+  let engine: ShadowEngine | undefined;
+  let feed: FlowFeed | undefined;
+  let trafficFile: FileOut | undefined;
+  if (o.shadow) {
+    if (config.shadow.sessions.length === 0) log(`emulate: ${o.config} has no mirror sessions under shadow.sessions: nothing will be copied`);
+    const targets = config.shadow.targets.map((t) => new PcapTarget({ name: t.name, path: join(o.out, `${t.name}.pcap`), logger }));
+    engine = new ShadowEngine({ config, bus: rii.bus, clock, logger, routing: rii, targets });
+    feed = new FlowFeed(engine);
+    const out = (trafficFile = new FileOut(join(o.out, 'traffic.jsonl')));
+    for (const v of config.vnets) rii.bus.subscribe(trafficStatsTopic(v.name), (m) => out.write(JSON.stringify(m) + '\n'));
+  }
+  // The packets file's flows: all, 1 in N, or none.
+  const inPcap = (id: number): boolean => pcapFile !== undefined && (o.pcap === 'all' || sampledFlow(id, oneIn));
+  const materialize: Materialize = feed
+    ? { mode: 'select', wants: (f) => (inPcap(f.id) ? FlowDirection.BOTH : feed.wants(f)) }
+    : o.pcap === 'all'
+      ? { mode: 'all' }
+      : o.pcap === 'sample'
+        ? { mode: 'sample', oneIn }
+        : { mode: 'none' };
   const emulator = new Emulator({
     config,
     clock,
@@ -115,14 +148,15 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
     logger,
     mrt,
     materialize,
-    // Each frame is copied into the pcap chunk before onFrame returns.
+    // Each frame is copied (into the pcap chunk, into the engine's batch) before onFrame returns.
     reuseFrameMemory: true,
-    onFrame: pcapFile
-      ? (frame, t) => {
-          const at = pcapFile.reserve(pcap.recordLength(frame.length));
-          pcap.recordInto(pcapFile.buffer, at, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), frame);
+    onFrame: feed
+      ? (frame, t, flow, toServer) => {
+          feed.frame(flow.vnet, frame, t, toServer);
+          if (writeFrame && inPcap(flow.id)) writeFrame(frame, t);
         }
-      : undefined,
+      : writeFrame,
+    onFlow: feed?.flow,
     onSample: (s) =>
       csv.write(
         `${new Date(s.time).toISOString()},${s.vnet},${s.app},${s.requestsPerSecond.toFixed(3)},${Math.round(s.bitsPerSecond)},${s.cpuCores.toFixed(4)},${s.memoryMiB.toFixed(1)},${s.allocatedCores},${s.allocatedMemoryMiB},${s.saturation.toFixed(4)}\n`,
@@ -136,6 +170,7 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
     const ready = emulator.start({ waitEstablished: true });
     await ready;
     for (let i = 0; i < 200 && rii.stats().prefixes < emulator.fleet.initialAnnouncements(); i++) await new Promise((r) => setTimeout(r, 10));
+    engine?.start();
     const totalMs = days * 86_400_000;
     const steps = Math.ceil(totalMs / emulator.stepMs);
     let lastPct = -1;
@@ -144,8 +179,14 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
       // Routing changes made by the script travel over TCP: give them a turn of the event loop.
       await new Promise((r) => setImmediate(r));
       emulator.step();
+      if (feed) {
+        feed.flush();
+        // The capture files are written behind: wait when too much is queued for the disk.
+        const wait = engine!.drain();
+        if (wait) await wait;
+      }
       if (s % 32 === 0 || s === steps) {
-        await Promise.all([pcapFile?.drain(), csv.drain()]);
+        await Promise.all([pcapFile?.drain(), csv.drain(), trafficFile?.drain()]);
         const pct = Math.floor((s / steps) * 100);
         if (pct >= lastPct + 5 || s === steps) {
           lastPct = pct;
@@ -156,8 +197,10 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
     }
   } finally {
     await emulator.stop();
+    // Publishes the last interval's traffic and closes the capture files.
+    await engine?.stop();
     await rii.stop();
-    await Promise.all([pcapFile?.close(), csv.close(), mrt.close()]);
+    await Promise.all([pcapFile?.close(), csv.close(), mrt.close(), trafficFile?.close()]);
   }
   writeFileSync(join(o.out, 'labels.json'), JSON.stringify(emulator.labels(), null, 2) + '\n');
   const c = emulator.counters;
@@ -176,7 +219,9 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
       mrt: 'routing.mrt',
       csv: 'applications.csv',
       labels: 'labels.json',
+      ...(engine ? { traffic: 'traffic.jsonl', copies: config.shadow.targets.map((t) => `${t.name}.pcap`) } : {}),
     },
+    ...(engine ? { shadow: engine.stats() } : {}),
   };
   writeFileSync(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return summary;
@@ -193,6 +238,7 @@ export function registerEmulateCommand(program: Command): void {
     .option('--pcap <mode>', 'sample (1 in N flows), all, or none', 'sample')
     .option('--sample-one-in <n>', 'with --pcap sample: keep 1 flow in N, whole', '100')
     .option('--snaplen <bytes>', 'bytes of each packet kept in the pcap, as tcpdump -s (records keep the wire length)', '262144')
+    .option('--shadow', "also run the config's mirror sessions on the traffic: copies as <target>.pcap, per-prefix traffic as traffic.jsonl")
     .option('--json', 'print the summary as JSON')
     .action(async (o: EmulateOptions) => {
       const summary = await emulate(o);
@@ -200,7 +246,9 @@ export function registerEmulateCommand(program: Command): void {
       else
         process.stdout.write(
           `emulated ${o.days} day(s) in ${(summary.seconds as number).toFixed(1)} s: ${summary.flows} flows, ${summary.packets} packets, ` +
-            `${summary.labels} attack labels; files in ${o.out}\n`,
+            `${summary.labels} attack labels` +
+            (summary.shadow ? `, ${(summary.shadow as ReturnType<ShadowEngine['stats']>).sessions.reduce((n, x) => n + x.copied, 0)} copies by the mirror sessions` : '') +
+            `; files in ${o.out}\n`,
         );
     });
 }

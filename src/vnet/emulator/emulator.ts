@@ -8,7 +8,7 @@
  * memory. Flows become real packet bytes only when they are exported or
  * shadowed.
  */
-import { parseAddress, parsePrefix, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
+import { FlowDirection, FlowRecord, parseAddress, parsePrefix, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
 import type { RoutingInterceptor } from '../../routing/index.js';
 import type { ApplicationConfig, ShadownetConfig, VnetConfig } from '../config.js';
 import { ApplianceFleet } from './appliances.js';
@@ -22,8 +22,20 @@ import { FrameMemory, materializeFlow, useFrameMemory } from './traffic/flows.js
 import type { AppSample, AttackLabel, Flow } from './types.js';
 import type { MrtWriter } from '../../routing/mrt/index.js';
 
-/** Which flows are turned into packet bytes. */
-export type Materialize = { mode: 'all' } | { mode: 'none' } | { mode: 'sample'; oneIn: number };
+/**
+ * Which flows are turned into packet bytes: all, none, 1 flow in N (by a
+ * hash of its id), or those the consumer selects. With `select`, `wants` is
+ * asked for each delivered flow whose packets all share its five-tuple (not
+ * scans and spoofed floods, which always become packets) and answers the
+ * directions to turn into packets (FlowDirection bits); the directions it
+ * leaves out go to `onFlow` as counts instead (a direction's frames are then
+ * not built, and the other direction's are the same bytes as ever).
+ */
+export type Materialize =
+  | { mode: 'all' }
+  | { mode: 'none' }
+  | { mode: 'sample'; oneIn: number }
+  | { mode: 'select'; wants: (flow: FlowRecord) => number };
 
 export interface EmulatorOptions {
   config: ShadownetConfig;
@@ -40,6 +52,12 @@ export interface EmulatorOptions {
    * frames of later steps, which spares the garbage collector. Default false.
    */
   reuseFrameMemory?: boolean;
+  /**
+   * With `materialize: select`: receives the delivered flows that were not
+   * turned into packets, as counts, in time order (by start) with the
+   * frames given to onFrame. The record is reused after the call.
+   */
+  onFlow?: (flow: FlowRecord) => void;
   /** Receives each application's load and resource use per step. */
   onSample?: (s: AppSample) => void;
   /** Records the appliances' BGP UPDATEs. */
@@ -56,6 +74,9 @@ export interface EmulatorCounters {
   readonly droppedPackets: Record<string, number>;
   materializedFlows: number;
   materializedPackets: number;
+  /** Flows with a direction given to onFlow as counts (select), and the packets given so. */
+  countedFlows: number;
+  countedPackets: number;
   /** Flows whose counts could not be realised as packets (a bug if ever non-zero). */
   unmaterializable: number;
   attackFlows: number;
@@ -97,6 +118,8 @@ export class Emulator {
     droppedPackets: {},
     materializedFlows: 0,
     materializedPackets: 0,
+    countedFlows: 0,
+    countedPackets: 0,
     unmaterializable: 0,
     attackFlows: 0,
   };
@@ -124,6 +147,9 @@ export class Emulator {
   readonly #served: Float64Array;
   readonly #servedBytes: Float64Array;
   readonly #routes: (RouteTo | null)[];
+  /** Each application's service address as a number (IPv4; 0 otherwise), for flow records. */
+  readonly #server4: Uint32Array;
+  readonly #record = new FlowRecord();
 
   constructor(opts: EmulatorOptions) {
     this.#opts = opts;
@@ -173,6 +199,10 @@ export class Emulator {
     this.#served = new Float64Array(this.#apps.length);
     this.#servedBytes = new Float64Array(this.#apps.length);
     this.#routes = new Array<RouteTo | null>(this.#apps.length).fill(null);
+    this.#server4 = Uint32Array.from(this.#apps, (a) => {
+      const b = parseAddress(a.service);
+      return b.length === 4 ? ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0 : 0;
+    });
     this.fleet = new ApplianceFleet({ config: opts.config, clock: opts.clock, logger: this.#log.child({ component: 'appliances' }), mrt: opts.mrt });
     // One flow-id sequence for applications and attacks: ids are unique within a run.
     this.attacks = new AttackPlan({ config: opts.config, startMs: this.startMs, nextFlowId: () => ++this.#flowIds });
@@ -289,6 +319,12 @@ export class Emulator {
     const m = this.#materialize;
     const onFrame = this.#opts.onFrame;
     if (m.mode === 'none' || !onFrame) return;
+    const wants = m.mode === 'select' ? m.wants : null;
+    const onFlow = this.#opts.onFlow;
+    // Rows given as counts (select), delivered by start time among the frames, with the directions given so.
+    const counted: number[] = [];
+    const countedDirections: number[] = [];
+    const rec = this.#record;
     // The step's frames in parallel arrays (no object per frame), then delivered in time order.
     const frames: Uint8Array[] = [];
     const times: number[] = [];
@@ -313,13 +349,27 @@ export class Emulator {
       for (let i = 0; i < batch.length; i++) {
         if (batch.mark[i] !== DELIVERED) continue;
         // Sampling reads the id alone: the flow object is built only for the flows that become packets.
-        if (sample && hashId(batch.id[i]) % oneIn !== 0) continue;
+        if (sample && !sampledFlow(batch.id[i], oneIn)) continue;
+        let directions: number = FlowDirection.BOTH;
+        if (wants !== null && this.#fixedTuple(batch, i)) {
+          this.#fillRecord(batch, i, rec);
+          directions = wants(rec) & FlowDirection.BOTH;
+          if (directions === FlowDirection.NONE) {
+            counted.push(i);
+            countedDirections.push(FlowDirection.BOTH);
+            continue;
+          }
+        }
         const f = batch.flow(i);
         const before = frames.length;
         flow = f;
         try {
-          materializeFlow(f, push);
+          materializeFlow(f, push, directions);
           this.counters.materializedFlows++;
+          if (directions !== FlowDirection.BOTH) {
+            counted.push(i);
+            countedDirections.push(FlowDirection.BOTH & ~directions);
+          }
         } catch (err) {
           // A flow whose counts cannot be realised as packets: counted, never fatal.
           frames.length = times.length = owners.length = toServers.length = before;
@@ -336,10 +386,60 @@ export class Emulator {
     for (let i = 0; i < n; i++) order[i] = i;
     // Ties keep the order the frames were made in (flow order, then within the flow).
     order.sort((a, b) => times[a] - times[b] || a - b);
+    // Flows given as counts go before the frames of their start time and later.
+    const starts = batch.start;
+    const byStart = Uint32Array.from(counted.keys()).sort((a, b) => starts[counted[a]] - starts[counted[b]] || a - b);
+    let next = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k];
+      for (; next < byStart.length && starts[counted[byStart[next]]] <= times[i]; next++) this.#countedFlow(batch, counted[byStart[next]], countedDirections[byStart[next]], rec, onFlow);
       onFrame(frames[i], times[i], owners[i], toServers[i]);
     }
+    for (; next < byStart.length; next++) this.#countedFlow(batch, counted[byStart[next]], countedDirections[byStart[next]], rec, onFlow);
+  }
+
+  /** Row i's `directions` given to onFlow as counts (the other direction's counts zero). */
+  #countedFlow(batch: FlowBatch, i: number, directions: number, rec: FlowRecord, onFlow: ((flow: FlowRecord) => void) | undefined): void {
+    this.#fillRecord(batch, i, rec);
+    if ((directions & FlowDirection.TO_SERVER) === 0) rec.packetsToServer = rec.bytesToServer = 0;
+    if ((directions & FlowDirection.TO_CLIENT) === 0) rec.packetsToClient = rec.bytesToClient = 0;
+    this.counters.countedFlows++;
+    this.counters.countedPackets += rec.packetsToServer + rec.packetsToClient;
+    onFlow?.(rec);
+  }
+
+  /** Whether every packet of row i carries the flow's five-tuple (scans visit many ports, floods spoof their sources). */
+  #fixedTuple(batch: FlowBatch, i: number): boolean {
+    const o = batch.objects[i];
+    const kind = o !== undefined ? o.kind : batch.plans[batch.app[i]]!.kind;
+    return kind !== 'port-scan' && kind !== 'syn-flood';
+  }
+
+  /** Row i of the step's batch as a flow record. */
+  #fillRecord(batch: FlowBatch, i: number, rec: FlowRecord): void {
+    const o = batch.objects[i];
+    if (o !== undefined) {
+      rec.vnet = o.vnet;
+      rec.setAddresses(parseAddress(o.client), parseAddress(o.server));
+      rec.clientPort = o.clientPort;
+      rec.serverPort = o.serverPort;
+    } else {
+      const k = batch.app[i];
+      rec.vnet = this.#apps[k].vnet.name;
+      rec.ipVersion = 4;
+      rec.client4 = batch.client[i];
+      rec.server4 = this.#server4[k];
+      rec.clientPort = batch.clientPort[i];
+      rec.serverPort = this.#apps[k].app.port;
+    }
+    rec.id = batch.id[i];
+    rec.protocol = batch.protocol[i];
+    rec.startMs = batch.start[i];
+    rec.endMs = batch.start[i] + batch.duration[i];
+    rec.packetsToServer = batch.packetsToServer[i];
+    rec.bytesToServer = batch.bytesToServer[i];
+    rec.packetsToClient = batch.packetsToClient[i];
+    rec.bytesToClient = batch.bytesToClient[i];
   }
 
   #samples(time: number, stepSeconds: number): void {
@@ -370,6 +470,11 @@ export class Emulator {
     this.#script.stop();
     await this.fleet.stop();
   }
+}
+
+/** Whether flow `id` is among the 1 in `oneIn` flows `materialize: sample` keeps (a hash of the id). */
+export function sampledFlow(id: number, oneIn: number): boolean {
+  return hashId(id) % oneIn === 0;
 }
 
 function hashId(id: number): number {

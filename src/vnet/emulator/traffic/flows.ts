@@ -23,6 +23,7 @@
  *   server's SYN-ACKs (L+24) answer the first ones.
  */
 import { ShadownetError } from '../../../core/errors.js';
+import { FlowDirection } from '../../../core/flow.js';
 import { formatAddress, numberToIpv4, parseAddress } from '../../../core/prefix.js';
 import { finishChecksum, onesComplementSum, pseudoHeaderSum, writeChecksum } from '../../../wire/checksum.js';
 import * as dnsWire from '../../../wire/dns.js';
@@ -467,7 +468,10 @@ function tcpPayload(v6: boolean, packets: number, bytes: number, toServer: boole
   return bytes - packets * (L + 20) - extra;
 }
 
-function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng: Rng): Out[] {
+/** Stands for a frame of a direction that is not turned into bytes (see {@link materializeFlow}'s `directions`). */
+const SKIPPED = new Uint8Array(0);
+
+function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng: Rng, directions: number): Out[] {
   const v6 = fb.v6;
   const host = defaultHost(flow);
   const shape = flowShape(flow.seed);
@@ -492,12 +496,15 @@ function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng:
   const win = [64240, 65160];
   const cport = flow.clientPort;
   const sport = flow.serverPort;
-  const send = (toServer: boolean, flags: number, payload: Uint8Array = NO_OPTIONS, options: Uint8Array = NO_OPTIONS) => {
+  // A direction left out is still walked through: sequence and ACK numbers and times stay those of the whole flow.
+  const keep = [(directions & FlowDirection.TO_SERVER) !== 0, (directions & FlowDirection.TO_CLIENT) !== 0];
+  const send = (toServer: boolean, flags: number, payload: Uint8Array = NO_OPTIONS, options: Uint8Array = NO_OPTIONS, length = payload.length) => {
     const me = toServer ? 0 : 1;
     const seq = nxt[me];
     const ack = flags & TcpFlag.ACK ? nxt[1 - me] : 0;
-    out.push({ toServer, frame: toServer ? fb.tcp(true, cport, sport, seq, ack, flags, win[0], options, payload) : fb.tcp(false, sport, cport, seq, ack, flags, win[1], options, payload) });
-    nxt[me] = (seq + payload.length + (flags & (TcpFlag.SYN | TcpFlag.FIN) ? 1 : 0)) >>> 0;
+    if (!keep[me]) out.push({ toServer, frame: SKIPPED });
+    else out.push({ toServer, frame: toServer ? fb.tcp(true, cport, sport, seq, ack, flags, win[0], options, payload) : fb.tcp(false, sport, cport, seq, ack, flags, win[1], options, payload) });
+    nxt[me] = (seq + length + (flags & (TcpFlag.SYN | TcpFlag.FIN) ? 1 : 0)) >>> 0;
   };
   // RFC 9293 §3.5: the three-way handshake.
   send(true, TcpFlag.SYN, NO_OPTIONS, mssOption(v6));
@@ -507,12 +514,16 @@ function materializeTcp(flow: Flow, layout: StreamLayout, fb: FrameBuilder, rng:
   const acksDue = [acksS, acksC]; // ACKs the peer sends in reply to [client, server] data
   const total = [seg.client, seg.server];
   const m = mss(v6);
+  // SSH turns draw their bytes from one generator in turn order: each is built even when left out.
+  const buildAll = layout === 'ssh';
   for (const t of turns) {
-    const bytes = t.bytes();
     const me = t.toServer ? 0 : 1;
-    for (let o = 0; o < bytes.length; o += m) {
-      const last = o + m >= bytes.length;
-      send(t.toServer, TcpFlag.ACK | (last ? TcpFlag.PSH : 0), bytes.subarray(o, Math.min(bytes.length, o + m)));
+    const bytes = keep[me] || buildAll ? t.bytes() : null;
+    const size = bytes === null ? t.size : bytes.length;
+    for (let o = 0; o < size; o += m) {
+      const last = o + m >= size;
+      const end = Math.min(size, o + m);
+      send(t.toServer, TcpFlag.ACK | (last ? TcpFlag.PSH : 0), bytes === null ? NO_OPTIONS : bytes.subarray(o, end), NO_OPTIONS, end - o);
       const j = sent[me]++;
       // Spread the peer's pure ACKs evenly over this direction's data segments.
       const due = Math.floor(((j + 1) * acksDue[me]) / total[me]) - Math.floor((j * acksDue[me]) / total[me]);
@@ -733,14 +744,23 @@ function materializeFlood(flow: Flow, fb: FrameBuilder, rng: Rng): Out[] {
  * counts cannot be realised by the kind's packets; flows from
  * {@link flowFor} always can.
  */
-export function materializeFlow(flow: Flow, sink: FrameSink): void {
-  const out = flowFrames(flow);
+export function materializeFlow(flow: Flow, sink: FrameSink, directions: number = FlowDirection.BOTH): void {
+  const out = flowFrames(flow, directions);
   const times = frameTimes(flow, out.length);
-  for (let i = 0; i < out.length; i++) sink(out[i].frame, times[i], out[i].toServer);
+  const toServer = (directions & FlowDirection.TO_SERVER) !== 0;
+  const toClient = (directions & FlowDirection.TO_CLIENT) !== 0;
+  for (let i = 0; i < out.length; i++) {
+    const o = out[i];
+    if (o.toServer ? toServer : toClient) sink(o.frame, times[i], o.toServer);
+  }
 }
 
-/** The frames of a flow in order, without times. */
-export function flowFrames(flow: Flow): { frame: Uint8Array; toServer: boolean }[] {
+/**
+ * The frames of a flow in order, without times. With `directions` leaving
+ * one out, TCP frames of that direction are not built (their place is kept
+ * with an empty frame); other kinds are built whole.
+ */
+export function flowFrames(flow: Flow, directions: number = FlowDirection.BOTH): { frame: Uint8Array; toServer: boolean }[] {
   const rng = framesRng.reseed(mixSeed2(flow.seed, 'frames'));
   let client: Endpoint;
   let server: Endpoint;
@@ -752,7 +772,7 @@ export function flowFrames(flow: Flow): { frame: Uint8Array; toServer: boolean }
   }
   const fb = new FrameBuilder(client, server, rng);
   const layout = layoutOf(flow.kind, flow.serverPort);
-  if (layout) return materializeTcp(flow, layout, fb, rng);
+  if (layout) return materializeTcp(flow, layout, fb, rng, directions);
   switch (flow.kind) {
     case 'dns':
       return materializeDns(flow, fb, rng);
