@@ -168,7 +168,8 @@ async function intoTse(port, mode, warmupMinutes) {
     config,
     clock,
     rii,
-    materialize: mode === 'all' ? { mode: 'all' } : { mode: 'select', wants: (f) => !warm && feed.wants(f) },
+    // Nothing is built during the warm-up; then every flow (all) or what the engine needs (select).
+    materialize: { mode: 'select', wants: (f) => (warm ? 0 : mode === 'all' ? 3 : feed.wants(f)) },
     // The feed copies each frame into its batch.
     reuseFrameMemory: true,
     onFrame: (frame, t, flow, toServer) => {

@@ -10,10 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FlowDirection, FlowRecord, InProcessBus, SimulatedClock } from '../src/core/index.js';
+import { FlowDirection, FlowRecord, InProcessBus, SimulatedClock, parseAddress } from '../src/core/index.js';
 import { RoutingInterceptor } from '../src/routing/index.js';
 import { parseConfig } from '../src/vnet/index.js';
 import { Emulator } from '../src/vnet/emulator/emulator.js';
+import { flowFor, materializeFlow } from '../src/vnet/emulator/traffic/flows.js';
 import { FlowFeed, ShadowEngine, newTargetStats, trafficStatsTopic, type CopyRecord, type CopyTarget } from '../src/shadow/index.js';
 
 const PORT = 25180;
@@ -196,5 +197,95 @@ describe('flows as counts into the shadowing engine', () => {
     expect(targetB.stats).toEqual(targetA.stats);
     expect(statsA.length).toBeGreaterThanOrEqual(16);
     expect(statsB).toEqual(statsA);
+  });
+});
+
+describe('flows as counts, IPv4 and IPv6, across statistics intervals', () => {
+  const small = parseConfig(`
+vnets:
+  - name: prod
+    cidrs: [10.0.0.0/8, 2001:db8::/32]
+shadow:
+  statsInterval: 10
+  targets: [{ name: asc, type: bus }]
+  sessions:
+    - { name: v6-tls-requests, vnet: prod, priority: 10, target: asc, truncate: 200, rules: [{ action: accept, protocol: tcp, destination: [2001:db8:2::/48], destinationPorts: 443 }] }
+    - { name: v4-dns-answers, vnet: prod, priority: 20, target: asc, sample: { oneIn: 2 }, rules: [{ action: accept, protocol: udp, sourcePorts: 53 }] }
+log: { level: silent }
+`);
+  const START = Date.parse('2026-01-05T00:00:00Z');
+  const kinds = ['dns', 'http', 'tls', 'ssh'] as const;
+  const flows = Array.from({ length: 240 }, (_, n) => {
+    const v6 = Math.floor(n / 4) % 2 === 1;
+    const kind = kinds[n % 4];
+    return flowFor(kind, {
+      id: n + 1,
+      vnet: 'prod',
+      client: v6 ? `2001:db8:1::${(n + 10).toString(16)}` : `10.1.0.${n + 10}`,
+      clientPort: 40000 + n,
+      server: v6 ? '2001:db8:2::5' : '10.2.0.5',
+      serverPort: kind === 'dns' ? 53 : kind === 'http' ? 80 : kind === 'ssh' ? 22 : 443,
+      hostname: 'shop.example.org',
+      start: START + n * 250 + (n % 7) * 13,
+      seed: 500 + n,
+    });
+  });
+
+  it('counts exactly what the packets would have counted', async () => {
+    const run = async (asCounts: boolean) => {
+      const clock = new SimulatedClock(START);
+      const bus = new InProcessBus();
+      const target = new Collect('asc');
+      const engine = new ShadowEngine({ config: small, bus, clock, targets: [target] });
+      const stats: unknown[] = [];
+      bus.subscribe(trafficStatsTopic('prod'), (m) => stats.push(m));
+      engine.start();
+      const feed = new FlowFeed(engine);
+      // Everything the engine is given, in time order: frames, and (first at equal times) flows as counts.
+      const events: { t: number; k: number; frame?: Uint8Array; toServer?: boolean; record?: FlowRecord }[] = [];
+      let k = 0;
+      for (const f of flows) {
+        let needed: number = FlowDirection.BOTH;
+        if (asCounts) {
+          const r = new FlowRecord();
+          r.id = f.id;
+          r.vnet = f.vnet;
+          r.setAddresses(parseAddress(f.client), parseAddress(f.server));
+          r.clientPort = f.clientPort;
+          r.serverPort = f.serverPort;
+          r.protocol = f.protocol;
+          r.startMs = f.start;
+          r.endMs = f.start + f.duration;
+          r.packetsToServer = f.packetsToServer;
+          r.bytesToServer = f.bytesToServer;
+          r.packetsToClient = f.packetsToClient;
+          r.bytesToClient = f.bytesToClient;
+          needed = feed.wants(r);
+          if (needed & FlowDirection.TO_SERVER) r.packetsToServer = r.bytesToServer = 0;
+          if (needed & FlowDirection.TO_CLIENT) r.packetsToClient = r.bytesToClient = 0;
+          if (needed !== FlowDirection.BOTH) events.push({ t: f.start, k: -1, record: r });
+        }
+        if (needed !== FlowDirection.NONE) materializeFlow(f, (frame, t, toServer) => events.push({ t, k: k++, frame: frame.slice(), toServer }), needed);
+      }
+      events.sort((a, b) => a.t - b.t || a.k - b.k);
+      for (const e of events) {
+        if (e.record) feed.flow(e.record);
+        else feed.frame('prod', e.frame!, e.t, e.toServer!);
+      }
+      feed.flush();
+      await engine.stop();
+      return { engine: engine.stats(), copies: target.copies, stats };
+    };
+    const packets = await run(false);
+    const counts = await run(true);
+    expect(packets.engine.engine.packetsCounted).toBe(0);
+    expect(counts.engine.engine.flowsCounted).toBeGreaterThan(100);
+    expect(counts.engine.engine.packets).toBe(packets.engine.engine.packets);
+    expect(counts.engine.engine.bytes).toBe(packets.engine.engine.bytes);
+    for (const s of packets.engine.sessions) expect(s.copied, s.name).toBeGreaterThan(0);
+    expect(counts.engine.sessions).toEqual(packets.engine.sessions);
+    expect(counts.copies).toEqual(packets.copies);
+    expect(packets.stats.length).toBeGreaterThanOrEqual(6);
+    expect(counts.stats).toEqual(packets.stats);
   });
 });
