@@ -280,6 +280,13 @@ export const VnetSchema = z.strictObject({
   /** Application prefixes and their tags (e.g. critical: true), used by later components. */
   prefixTags: z.array(z.strictObject({ prefix: prefixText, tags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])) })).default([]),
   ecmpMax: z.number().int().min(1).max(64).default(8),
+  /**
+   * Emulated network: an Internet gateway. Traffic to addresses outside the
+   * network's CIDRs that no route covers leaves through the substrate host
+   * of the network's virtual routers (as a provider's 0.0.0.0/0 → Internet
+   * gateway route); without it, such traffic is dropped as no-route.
+   */
+  internetGateway: z.boolean().default(false),
   /** Emulated network: subnets, computing nodes and their applications. */
   subnets: z.array(SubnetSchema).default([]),
   nodes: z.array(NodeSchema).default([]),

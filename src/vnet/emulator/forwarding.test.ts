@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addressInPrefix, parseAddress, parsePrefix, type Prefix } from '../../core/index.js';
 import { parseConfig } from '../config.js';
-import { OverlayForwarder, type RouteLookupResult } from './forwarding.js';
+import { INTERNET, OverlayForwarder, type RouteLookupResult } from './forwarding.js';
 import { Substrate } from './topology.js';
 import type { Flow } from './types.js';
 
@@ -126,6 +126,24 @@ describe('OverlayForwarder', () => {
     expect(fwd.forward(flow({ server: '10.1.3.99' }))).toEqual({ ok: false, reason: 'no-route' });
     expect(fwd.stats().dropped['no-route']).toEqual({ flows: 3, packets: 30, bytes: 15000 });
     expect(fwd.stats().forwarded.flows).toBe(0);
+  });
+
+  it('sends unrouted traffic to the Internet out through the gateway host when the network has an Internet gateway', () => {
+    const c2 = flow({ client: '10.1.0.21', server: '198.51.100.66', serverPort: 443 });
+    // Without one: dropped as no-route.
+    expect(setup().fwd.forward(c2)).toEqual({ ok: false, reason: 'no-route' });
+    const withGateway = parseConfig(JSON.stringify({ ...config, vnets: config.vnets.map((v) => ({ ...v, internetGateway: true })) }));
+    const substrate = new Substrate(withGateway);
+    const t = table();
+    const fwd = new OverlayForwarder({ config: withGateway, substrate, lookup: t.lookup });
+    substrate.beginStep(10);
+    const r = fwd.forward(c2);
+    expect(r).toMatchObject({ ok: true, route: 'internet', node: INTERNET, srcHost: 'h1', dstHost: 'gw', nextHop: '198.51.100.66', vni: 1001 });
+    expect(r.ok && hostPath(r.links)).toEqual(['gw-h1']);
+    // An unrouted address inside the network's CIDRs is still dropped; a routed outside one follows the table.
+    expect(fwd.forward(flow({ client: '10.1.0.21', server: '10.99.0.1' }))).toEqual({ ok: false, reason: 'no-route' });
+    t.set('198.51.100.0/24', ['10.1.0.12']);
+    expect(fwd.forward(flow({ client: '10.1.0.21', server: '198.51.100.66' }))).toMatchObject({ ok: true, route: 'table', node: 'lb2' });
   });
 
   it('reroutes or drops as a withdrawal changes the table', () => {

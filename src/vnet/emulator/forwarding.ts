@@ -18,12 +18,14 @@
  * (RFC 4271 §9.1.2).
  */
 import {
+  addressInPrefix,
   formatAddress,
   InvalidArgumentError,
   ipv4ToNumber,
   parsePrefix,
   prefixContains,
   tryParseAddress,
+  type Prefix,
 } from '../../core/index.js';
 import type { ShadownetConfig } from '../config.js';
 import type { Substrate, SubstrateLink, SubstrateStepReport } from './topology.js';
@@ -68,7 +70,8 @@ export type ForwardResult =
       readonly nextHop: string;
       /** The node that receives the flow. */
       readonly node: string;
-      readonly route: 'connected' | 'table';
+      /** connected: the destination's own node; table: the routing table's next hop; internet: out through the Internet gateway. */
+      readonly route: 'connected' | 'table' | 'internet';
     }
   | { readonly ok: false; readonly reason: DropReason };
 
@@ -114,6 +117,9 @@ interface VnetState {
   /** Where traffic from clients that are not nodes enters. */
   readonly gatewayHost: string | null;
   readonly gatewayHostId: number;
+  /** An Internet gateway: unrouted destinations outside `cidrs` leave through the gateway host. */
+  readonly internet: boolean;
+  readonly cidrs: readonly Prefix[];
   /** Routing decisions by destination address (see OverlayForwarder.#destination). */
   readonly destinations: Map<string, Destination>;
 }
@@ -133,6 +139,9 @@ interface Destination {
   /** The table's resolvable next hops, when the table wins. */
   readonly hops: readonly ResolvedHop[];
 }
+
+/** The `node` of a flow that leaves through the Internet gateway. */
+export const INTERNET = '(internet)';
 
 /** IPv4 text that parses is already canonical; IPv6 text may not be. */
 function canonical(address: string): string | null {
@@ -219,6 +228,8 @@ export class OverlayForwarder {
         byAddress4,
         gatewayHost: gateway?.host ?? null,
         gatewayHostId: gateway?.host === undefined ? -1 : this.#hostId(gateway.host),
+        internet: v.internetGateway && gateway?.host !== undefined,
+        cidrs: v.cidrs.map((c) => parsePrefix(c)),
         destinations: new Map(),
       });
     }
@@ -335,6 +346,14 @@ export class OverlayForwarder {
       node = owner;
       nextHop = flow.server;
       route = 'connected';
+    } else if (this.#toInternet(v, flow.server)) {
+      // Out through the Internet gateway: from the client's host to the gateway host.
+      const clientKey = canonical(flow.client);
+      const srcHost = (clientKey !== null ? v.byAddress.get(clientKey)?.host : undefined) ?? v.gatewayHost!;
+      if (!this.#substrate.hasHost(srcHost)) return { ok: false, reason: 'host-unreachable' };
+      const links = this.#substrate.path(srcHost, v.gatewayHost!);
+      if (links === null) return { ok: false, reason: 'host-unreachable' };
+      return { ok: true, srcHost, dstHost: v.gatewayHost!, links, vni: v.vni, nextHop: flow.server, node: INTERNET, route: 'internet' };
     } else return { ok: false, reason: 'no-route' };
 
     const clientKey = canonical(flow.client);
@@ -345,6 +364,13 @@ export class OverlayForwarder {
     const links = this.#substrate.path(srcHost, node.host);
     if (links === null) return { ok: false, reason: 'host-unreachable' };
     return { ok: true, srcHost, dstHost: node.host, links, vni: v.vni, nextHop, node: node.name, route };
+  }
+
+  /** Whether `server` leaves through the network's Internet gateway: it has one, and the address lies outside the network's CIDRs. */
+  #toInternet(v: VnetState, server: string): boolean {
+    if (!v.internet) return false;
+    const a = tryParseAddress(server);
+    return a != null && !v.cidrs.some((c) => addressInPrefix(c, a));
   }
 
   #hostId(name: string): number {
