@@ -191,7 +191,8 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
         if (pct >= lastPct + 5 || s === steps) {
           lastPct = pct;
           const c = emulator.counters;
-          log(`emulate: ${pct}% — ${new Date(clock.now()).toISOString()}, ${c.flows} flows, ${c.packets} packets, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          const copies = engine ? `, ${engine.stats().sessions.reduce((n, x) => n + x.copied, 0)} copies` : '';
+          log(`emulate: ${pct}% — ${new Date(clock.now()).toISOString()}, ${c.flows} flows, ${c.packets} packets${copies}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }
       }
     }
