@@ -8,7 +8,7 @@
  * memory. Flows become real packet bytes only when they are exported or
  * shadowed.
  */
-import { FlowDirection, FlowRecord, parseAddress, parsePrefix, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
+import { FlowDirection, FlowRecord, parseAddress, parsePrefix, tryParseAddress, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
 import type { RoutingInterceptor } from '../../routing/index.js';
 import type { ApplicationConfig, ShadownetConfig, VnetConfig } from '../config.js';
 import { ApplianceFleet } from './appliances.js';
@@ -351,8 +351,8 @@ export class Emulator {
         // Sampling reads the id alone: the flow object is built only for the flows that become packets.
         if (sample && !sampledFlow(batch.id[i], oneIn)) continue;
         let directions: number = FlowDirection.BOTH;
-        if (wants !== null && this.#fixedTuple(batch, i)) {
-          this.#fillRecord(batch, i, rec);
+        // A flow that cannot be described as a record (addresses of two families) goes the packet way, and fails there, counted.
+        if (wants !== null && this.#fixedTuple(batch, i) && this.#fillRecord(batch, i, rec)) {
           directions = wants(rec) & FlowDirection.BOTH;
           if (directions === FlowDirection.NONE) {
             counted.push(i);
@@ -415,12 +415,15 @@ export class Emulator {
     return kind !== 'port-scan' && kind !== 'syn-flood';
   }
 
-  /** Row i of the step's batch as a flow record. */
-  #fillRecord(batch: FlowBatch, i: number, rec: FlowRecord): void {
+  /** Row i of the step's batch as a flow record; false when its addresses do not make one. */
+  #fillRecord(batch: FlowBatch, i: number, rec: FlowRecord): boolean {
     const o = batch.objects[i];
     if (o !== undefined) {
       rec.vnet = o.vnet;
-      rec.setAddresses(parseAddress(o.client), parseAddress(o.server));
+      const client = tryParseAddress(o.client);
+      const server = tryParseAddress(o.server);
+      if (!client || !server || client.length !== server.length) return false;
+      rec.setAddresses(client, server);
       rec.clientPort = o.clientPort;
       rec.serverPort = o.serverPort;
     } else {
@@ -440,6 +443,7 @@ export class Emulator {
     rec.bytesToServer = batch.bytesToServer[i];
     rec.packetsToClient = batch.packetsToClient[i];
     rec.bytesToClient = batch.bytesToClient[i];
+    return true;
   }
 
   #samples(time: number, stepSeconds: number): void {
