@@ -11,7 +11,7 @@
  *     and loses nothing else). Throws Error with `code` (errno name) on failure.
  *   send(fd, family, address: Uint8Array, port, data: Uint8Array,
  *        offsets: Uint32Array, lengths: Uint32Array, count, errors: Uint32Array,
- *        gso = 0, gsoOut?: Uint32Array)
+ *        gso = 0, gsoOut?: Uint32Array, gsoMaxSize = 0)
  *     -> datagrams handled (sent or failed). Datagram i is
  *     data[offsets[i], offsets[i] + lengths[i]). A datagram the kernel refuses
  *     is counted in errors[errno] (errors has at least 256 entries; larger
@@ -27,16 +27,22 @@
  *     bytes go in one such message; a lone datagram goes as it is. The
  *     receiver cannot tell the difference. A refused GSO message counts
  *     every datagram of it in errors[errno], as if each had been refused.
+ *     Datagrams longer than gsoMaxSize (when not 0) are not grouped.
  *     When the kernel refuses a GSO message because GSO is not possible on
  *     this path (EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP, EMSGSIZE: a kernel
  *     without UDP GSO, a datagram bigger than the route's MTU, a device that
  *     cannot offload checksums), those datagrams are sent again one per
- *     message, and so is the rest of the call: nothing is lost or sent twice.
+ *     message: nothing is lost or sent twice. A size refusal (EINVAL,
+ *     EMSGSIZE: the segment is above what the route takes) lowers the
+ *     largest size grouped to just below the refused one for the rest of
+ *     the call; any other refusal ends GSO for the call.
  *     gsoOut (at least 2 entries), when given, is written by every call:
  *       gsoOut[0] = datagrams of this call that left inside GSO messages;
  *       gsoOut[1] = the errno with which the kernel refused GSO (0: it did
- *                   not); the caller should then stop asking for GSO on this
- *                   socket.
+ *                   not);
+ *       gsoOut[2] (when there are 3 entries) = after a refusal, the largest
+ *                   size still grouped (pass it as gsoMaxSize from then
+ *                   on), or 0: stop asking for GSO on this socket.
  *   close(fd)
  */
 #define _GNU_SOURCE
@@ -198,9 +204,9 @@ static int gso_impossible(int err) {
 /* Datagrams from `first` that can leave as one GSO message: a run of equal
  * lengths, then at most one shorter datagram, within the segment and byte
  * limits. 1 means a lone datagram (no GSO). */
-static uint32_t gso_group(const uint32_t *lengths, uint32_t first, uint32_t count) {
+static uint32_t gso_group(const uint32_t *lengths, uint32_t first, uint32_t count, uint32_t max_size) {
   uint32_t size = lengths[first];
-  if (size == 0 || size > GSO_MAX_BYTES / 2) return 1;
+  if (size == 0 || size > GSO_MAX_BYTES / 2 || (max_size != 0 && size > max_size)) return 1;
   uint32_t n = 1, bytes = size;
   while (first + n < count && n < GSO_MAX_SEGMENTS && lengths[first + n] == size && bytes + size <= GSO_MAX_BYTES) {
     bytes += size;
@@ -213,13 +219,13 @@ static uint32_t gso_group(const uint32_t *lengths, uint32_t first, uint32_t coun
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 12;
+  napi_value argv[12];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 9)
     return type_error(env, "send(fd, family, address, port, data, offsets, lengths, count, errors, gso?, gsoOut?)");
   int32_t fd, family;
-  uint32_t port, count, gso = 0;
+  uint32_t port, count, gso = 0, gso_max = 0;
   uint8_t *addr, *data;
   size_t addr_len, data_len, n_off, n_len, n_err, n_gso_out = 0;
   uint32_t *offsets, *lengths, *errors, *gso_out = NULL;
@@ -246,6 +252,12 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     napi_typeof(env, argv[10], &t);
     if (t != napi_undefined && (get_u32s(env, argv[10], &gso_out, &n_gso_out) != 0 || n_gso_out < 2))
       return type_error(env, "gsoOut must be a Uint32Array of at least 2 entries");
+  }
+  if (argc > 11) {
+    napi_valuetype t;
+    napi_typeof(env, argv[11], &t);
+    if (t != napi_undefined && napi_get_value_uint32(env, argv[11], &gso_max) != napi_ok)
+      return type_error(env, "gsoMaxSize must be a number");
   }
   for (uint32_t i = 0; i < count; i++)
     if ((uint64_t)offsets[i] + lengths[i] > data_len) return type_error(env, "a datagram lies outside data");
@@ -277,7 +289,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   while (done < count) {
     uint32_t vlen = 0, niov = 0, at = done;
     while (at < count && vlen < MAX_VLEN) {
-      uint32_t n = gso ? gso_group(lengths, at, count) : 1;
+      uint32_t n = gso ? gso_group(lengths, at, count, gso_max) : 1;
       if (niov + n > MAX_IOV) break;
       struct msghdr *h = &msgs[vlen].msg_hdr;
       memset(h, 0, sizeof *h);
@@ -316,10 +328,15 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     if (sent < 0 && err == EINTR) continue;
     if (sent < 0 && (err == EAGAIN || err == EWOULDBLOCK)) break;
     if (sizes[0] > 1 && gso_impossible(err)) {
-      /* Nothing of the refused message left: send the same datagrams again,
-       * and the rest of the call, one datagram per message. */
+      /* Nothing of the refused message left: send the same datagrams again.
+       * A size the path cannot take in one segment (EINVAL on older
+       * kernels, EMSGSIZE on newer ones: above the route's MTU) lowers the
+       * largest size grouped; anything else ends GSO for the call. */
       gso_refused = (uint32_t)err;
-      gso = 0;
+      if ((err == EINVAL || err == EMSGSIZE) && lengths[done] > 1)
+        gso_max = lengths[done] - 1;
+      else
+        gso = 0;
       continue;
     }
     // The first message of the call was refused: count its datagrams and go on with the next.
@@ -329,6 +346,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   if (gso_out != NULL) {
     gso_out[0] = gso_sent;
     gso_out[1] = gso_refused;
+    if (n_gso_out >= 3) gso_out[2] = gso ? gso_max : 0;
   }
   napi_value result;
   napi_create_uint32(env, done, &result);

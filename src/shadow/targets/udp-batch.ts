@@ -25,13 +25,18 @@ export interface UdpBatch {
    * of its datagrams in `errors`. When the refusal means GSO is not possible
    * on this path (EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP, EMSGSIZE: no UDP GSO
    * in the kernel, a datagram larger than the route's MTU, no checksum
-   * offload), its datagrams and the rest of the call are sent one per
-   * message instead: nothing is lost or sent twice.
+   * offload), its datagrams are sent one per message instead: nothing is
+   * lost or sent twice. A size refusal (EINVAL, EMSGSIZE) lowers the largest
+   * length grouped to just below the refused one for the rest of the call;
+   * any other ends GSO for the call. Datagrams longer than `gsoMaxSize`
+   * (when not 0) are never grouped.
    *
    * `gsoOut` (at least 2 entries), when given, is written by every call:
    * `gsoOut[0]` datagrams that left inside GSO messages, `gsoOut[1]` the
-   * errno with which the kernel refused GSO (0 when it did not): the caller
-   * should stop asking for GSO on this socket.
+   * errno with which the kernel refused GSO (0 when it did not), and, with a
+   * third entry, `gsoOut[2]` after a refusal: the largest length still
+   * grouped (the caller passes it as `gsoMaxSize` from then on), or 0: stop
+   * asking for GSO on this socket.
    */
   send(
     fd: number,
@@ -45,6 +50,7 @@ export interface UdpBatch {
     errors: Uint32Array,
     gso?: 0 | 1,
     gsoOut?: Uint32Array,
+    gsoMaxSize?: number,
   ): number;
   close(fd: number): void;
 }

@@ -16,10 +16,12 @@
  * leave as one UDP GSO message (`gso`, on by default; Linux >= 4.18): the
  * kernel cuts it into the same datagrams at a fraction of the cost per
  * datagram, and the receiver sees no difference. When the kernel refuses GSO
- * on this path (no UDP GSO, a copy larger than the route's MTU, no checksum
- * offload) the copies are sent again one per message, and the target logs
- * once why and stops asking for GSO. `stats.gsoDatagrams` counts the copies
- * that left inside GSO messages.
+ * on this path the copies are sent again one per message: after a copy too
+ * large for the route's MTU, only copies above that size leave alone from
+ * then on (`gsoMaxDatagram`); after any other refusal (no UDP GSO in the
+ * kernel, no checksum offload) the target stops asking for GSO. It logs
+ * once either way. `stats.gsoDatagrams` counts the copies that left inside
+ * GSO messages.
  *
  * `write` never waits: when more than `maxQueuedBytes` are still on their
  * way to the socket (dgram), or the socket's buffer is full (native), the
@@ -93,8 +95,10 @@ export class VxlanTarget implements CopyTarget {
   readonly #bOffsets = new Uint32Array(BATCH_COUNT);
   readonly #bLengths = new Uint32Array(BATCH_COUNT);
   readonly #bErrors = new Uint32Array(256);
-  readonly #bGso = new Uint32Array(2);
+  readonly #bGso = new Uint32Array(3);
   #gso: 0 | 1 = 0;
+  /** Largest datagram grouped into GSO messages (0: no limit), lowered when the path refuses a size. */
+  #gsoMax = 0;
   #bCount = 0;
   #bUsed = 0;
   readonly #maxQueued: number;
@@ -270,9 +274,10 @@ export class VxlanTarget implements CopyTarget {
       this.#bErrors,
       this.#gso,
       this.#bGso,
+      this.#gsoMax,
     );
     this.stats.gsoDatagrams += this.#bGso[0];
-    if (this.#bGso[1] !== 0) this.#gsoRefused(this.#bGso[1]);
+    if (this.#bGso[1] !== 0) this.#gsoRefused(this.#bGso[1], this.#bGso[2]);
     for (let i = handled; i < n; i++) {
       this.stats.packets--;
       this.stats.bytes -= this.#bLengths[i];
@@ -291,8 +296,20 @@ export class VxlanTarget implements CopyTarget {
   }
 
   /** The kernel refused GSO on this path (the copies went one by one): ask no more, and say why once. */
-  #gsoRefused(errno: number): void {
+  #gsoRefused(errno: number, maxSize: number): void {
     if (this.#gso === 0) return;
+    if (maxSize > 0) {
+      // A size the path cannot take in one segment: larger copies leave one by one, smaller ones still grouped.
+      const first = this.#gsoMax === 0;
+      this.#gsoMax = maxSize;
+      if (first)
+        this.#log.info(
+          { target: this.name, reason: `gso-${errnoName(errno).toLowerCase()}`, gsoMaxDatagram: maxSize },
+          `the path to ${this.#opts.address}:${this.#opts.port} refused a UDP GSO segment (${errnoName(errno)}: larger than its MTU allows); ` +
+            `VXLAN copies above ${maxSize} bytes leave one datagram per message from now on`,
+        );
+      return;
+    }
     this.#gso = 0;
     this.#log.info(
       { target: this.name, reason: `gso-${errnoName(errno).toLowerCase()}` },
@@ -305,6 +322,11 @@ export class VxlanTarget implements CopyTarget {
   /** Whether copies still leave as UDP GSO messages where they can (native sender, `gso` not off, not refused by the kernel). */
   get gso(): boolean {
     return this.#gso === 1;
+  }
+
+  /** The largest datagram still grouped into GSO messages, after the path refused a larger one (0: no limit). */
+  get gsoMaxDatagram(): number {
+    return this.#gsoMax;
   }
 
   /** End of an engine batch: the gathered copies leave now. */
