@@ -62,7 +62,7 @@ const N6 = Number(args.v6);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 // --only classifier,classifier-cache,engine,nocache,burst,vxlan,vxlan-trunc,vxlan-dgram,send,pcap,tcpdump runs those measures alone (e.g. under a profiler);
-// vxlan-nogso and vxlan-trunc-nogso (only when named) are those with GSO off, to compare.
+// vxlan-nogso and vxlan-trunc-nogso (only when named) are those with GSO off, and pcap-buffered the pcap target without direct I/O, to compare.
 const ONLY = args.only === undefined ? null : new Set(args.only.split(','));
 const runs = (name) => ONLY === null || ONLY.has(name);
 const runsIfNamed = (name) => ONLY !== null && ONLY.has(name);
@@ -499,7 +499,8 @@ async function endToEnd(kind) {
   let target;
   let sinkFd = -1;
   const trunc = kind === 'vxlan-trunc' || kind === 'vxlan-trunc-nogso';
-  if (kind !== 'pcap') {
+  const isPcap = kind === 'pcap' || kind === 'pcap-buffered';
+  if (!isPcap) {
     // The mirror target: a UDP socket bound on the port and never read, so the
     // kernel delivers each datagram to it and drops it there once its buffer
     // is full; the receiving application's work is not counted (a socket
@@ -518,7 +519,7 @@ async function endToEnd(kind) {
       sender: kind === 'vxlan-dgram' ? 'dgram' : 'batch',
       gso: !kind.endsWith('-nogso'),
     });
-  } else target = new PcapTarget({ name: 't', path: join(workDir, 'copies.pcap') });
+  } else target = new PcapTarget({ name: 't', path: join(workDir, 'copies.pcap'), directIo: kind === 'pcap' });
   const engine = newEngine(trunc ? w.sessions.map((s) => ({ ...s, truncate: 128 })) : w.sessions, target);
   const m = await measure(() => flushNext(engine), { async: true, count: () => target.stats.packets });
   const result = {
@@ -527,13 +528,13 @@ async function endToEnd(kind) {
     shed: { ...shedOf(engine), ...target.stats.shed },
     errors: { ...target.stats.errors },
   };
-  if (kind !== 'pcap' && kind !== 'vxlan-dgram') {
+  if (!isPcap && kind !== 'vxlan-dgram') {
     result.gsoShare = round(target.stats.gsoDatagrams / Math.max(1, target.stats.packets), 3);
     result.bytesPerCopy = Math.round(target.stats.bytes / Math.max(1, target.stats.packets));
   }
   await engine.stop();
   if (sinkFd >= 0) udpBatch().close(sinkFd);
-  if (kind === 'pcap') {
+  if (isPcap) {
     result.fileMiB = Math.round(statSync(target.files[0]).size / MiB);
     for (const f of target.files) rmSync(f, { force: true });
   }
@@ -602,6 +603,7 @@ const vxlanTruncNoGso = runsIfNamed('vxlan-trunc-nogso') ? await endToEnd('vxlan
 const vxlanDgram = runs('vxlan-dgram') ? await endToEnd('vxlan-dgram') : undefined;
 const sendCost = runs('send') ? await sendAlone() : undefined;
 const pcap = runs('pcap') ? await endToEnd('pcap') : undefined;
+const pcapBuffered = runsIfNamed('pcap-buffered') ? await endToEnd('pcap-buffered') : undefined;
 
 // ---- tcpdump on the same file, with the plain sessions as BPF ----
 
@@ -771,7 +773,7 @@ console.log(
       engineNullTarget: nullWithCache.result,
       engineNullTargetNoFlowCache: nullNoCache.result,
     },
-    endToEnd: { vxlan, vxlanNoGso, vxlanTrunc, vxlanTruncNoGso, vxlanDgram, pcap },
+    endToEnd: { vxlan, vxlanNoGso, vxlanTrunc, vxlanTruncNoGso, vxlanDgram, pcap, pcapBuffered },
     sendAlone: sendCost,
     updateBurst: burst,
     tcpdump: vsTcpdump,

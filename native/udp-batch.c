@@ -44,11 +44,15 @@
  *                   size still grouped (pass it as gsoMaxSize from then
  *                   on), or 0: stop asking for GSO on this socket.
  *   close(fd)
+ *   alignedBuffer(size) -> ArrayBuffer
+ *     `size` zeroed bytes on a 4096-byte boundary, for O_DIRECT writes of
+ *     capture files (JavaScript cannot ask for aligned memory).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -363,11 +367,40 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void free_aligned(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* alignedBuffer(size) -> ArrayBuffer of `size` zeroed bytes starting on a
+ * 4096-byte boundary (for O_DIRECT writes, which need aligned memory);
+ * freed when the ArrayBuffer is collected. */
+static napi_value js_aligned(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t size;
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &size) != napi_ok || size == 0)
+    return type_error(env, "alignedBuffer(size): size must be a positive number");
+  void *p = NULL;
+  int err = posix_memalign(&p, 4096, size);
+  if (err != 0) return throw_errno(env, "alignedBuffer", err);
+  memset(p, 0, size);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, p, size, free_aligned, NULL, &ab) != napi_ok) {
+    free(p);
+    return throw_errno(env, "alignedBuffer", ENOMEM);
+  }
+  return ab;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
     {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"alignedBuffer", NULL, js_aligned, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

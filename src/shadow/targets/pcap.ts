@@ -21,11 +21,13 @@
  * as `disk-busy`. I/O failures are counted in `stats.errors`
  * (`open-failed`, `write-failed`, `close-failed`).
  */
+import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { newTargetStats, type CopyRecord, type CopyTarget, type TargetStats } from '../types.js';
 import { PacketIoError, PacketIoErrorCode } from '../sources/errors.js';
+import { udpBatch } from './udp-batch.js';
 import {
   ETHERNET_HEADER_LENGTH,
   ethernetFraming,
@@ -45,6 +47,15 @@ export interface PcapTargetOptions {
   readonly bufferBytes?: number;
   /** Bytes allowed to wait for the disk before copies are shed (default 32 MiB). */
   readonly maxPendingBytes?: number;
+  /**
+   * Write whole 4 KiB blocks with O_DIRECT, past the page cache, when the
+   * native helper is built and the file system takes it (default true): the
+   * kernel then moves the capture to the disk without copying it. The last
+   * partial block goes through an ordinary descriptor when the target
+   * flushes, so the file then holds every copy so far. false: ordinary
+   * buffered writes only.
+   */
+  readonly directIo?: boolean;
   readonly logger?: Logger;
 }
 
@@ -67,6 +78,10 @@ export function rotatedPath(path: string, seq: number, format: 'pcap' | 'pcapng'
 interface OpenFile {
   readonly path: string;
   fh: FileHandle | undefined;
+  /** The same file opened with O_DIRECT (undefined: not asked for, or the file system refused it). */
+  dfh: FileHandle | undefined;
+  /** File offset of the first byte of the gathering buffer (a multiple of 4096 with direct I/O). */
+  pos: number;
   failed: boolean;
   /** Bytes encoded for this file so far (header included). */
   bytes: number;
@@ -106,6 +121,12 @@ export class PcapTarget implements CopyTarget {
   #lastSec = 0;
   #closed = false;
   #loggedErrors = 0;
+  /** Aligned buffers for O_DIRECT (null: buffered writes only). */
+  readonly #aligned: ((size: number) => ArrayBuffer) | null;
+  /** Bytes at the start of the buffer carried over from the last hand-off (a partial 4 KiB block), and whether they are on disk already. */
+  #carry = 0;
+  #carryWritten = false;
+  #loggedDirect = false;
 
   constructor(options: PcapTargetOptions) {
     this.#opts = options;
@@ -139,7 +160,9 @@ export class PcapTarget implements CopyTarget {
         `snapLength must be a positive integer, not ${options.snapLength}`,
         'snapLength',
       );
-    this.#buf = new Uint8Array(this.#bufferBytes);
+    const native = options.directIo === false || fsConstants.O_DIRECT === undefined ? null : udpBatch();
+    this.#aligned = native?.alignedBuffer ? (size) => native.alignedBuffer!(size) : null;
+    this.#buf = this.#newBuffer(this.#bufferBytes);
     this.#dv = new DataView(this.#buf.buffer);
   }
 
@@ -248,6 +271,8 @@ export class PcapTarget implements CopyTarget {
     const file: OpenFile = {
       path,
       fh: undefined,
+      dfh: undefined,
+      pos: 0,
       failed: false,
       bytes: 0,
       packets: 0,
@@ -265,6 +290,17 @@ export class PcapTarget implements CopyTarget {
       } catch (err) {
         file.failed = true;
         this.#error('open-failed', err, path);
+        return;
+      }
+      if (this.#aligned === null) return;
+      try {
+        file.dfh = await open(path, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+      } catch (err) {
+        // A file system without O_DIRECT: the ordinary descriptor takes every write.
+        if (!this.#loggedDirect) {
+          this.#loggedDirect = true;
+          this.#log.info({ target: this.name, path, err: (err as Error).message }, 'capture file: direct I/O not available here, writing through the page cache');
+        }
       }
     });
     return file;
@@ -332,45 +368,88 @@ export class PcapTarget implements CopyTarget {
     file.bytes += IDB_LENGTH;
   }
 
+  /** A gathering buffer of at least `size` bytes (4 KiB-aligned memory, a whole number of blocks, for direct I/O). */
+  #newBuffer(size: number): Uint8Array {
+    const n = Math.max(size, 64);
+    return this.#aligned === null ? new Uint8Array(n) : new Uint8Array(this.#aligned(Math.ceil(n / 4096) * 4096));
+  }
+
   /** Room for `n` bytes in the buffer: hand the full buffer to the disk first. */
   #ensure(n: number): void {
+    this.#carryWritten = false;
     if (this.#used + n <= this.#buf.length) return;
-    this.#handOff();
-    if (n > this.#buf.length) {
-      this.#buf = new Uint8Array(n);
+    this.#handOff('full');
+    if (this.#used + n > this.#buf.length) {
+      const b = this.#newBuffer(this.#used + n);
+      b.set(this.#buf.subarray(0, this.#used));
+      this.#buf = b;
       this.#dv = new DataView(this.#buf.buffer);
     }
   }
 
-  /** Queue the buffered bytes for the current file and start a fresh buffer. */
-  #handOff(): void {
-    if (this.#used === 0) return;
+  /**
+   * Queue the buffered bytes for the current file and start a fresh buffer.
+   * With direct I/O the whole 4 KiB blocks go through the O_DIRECT
+   * descriptor; what is left, a partial block, is carried to the start of
+   * the next buffer (to be written again, whole, with what follows it) and,
+   * unless the buffer is merely full (`full`), also written now through the
+   * ordinary descriptor. `final`: the file ends here, nothing is carried.
+   */
+  #handOff(mode: 'full' | 'flush' | 'final'): void {
+    const used = this.#used;
+    if (used === 0 || (this.#carryWritten && used === this.#carry)) {
+      if (mode === 'final') this.#used = this.#carry = 0;
+      return;
+    }
     const file = this.#file!;
     const buf = this.#buf;
-    const bytes = buf.subarray(0, this.#used);
-    this.#pendingBytes += bytes.length;
+    const pos = file.pos;
+    const direct = this.#aligned !== null;
+    const whole = direct ? used - (used & 4095) : used;
+    const tail = used - whole;
+    const writeTail = tail > 0 && mode !== 'full';
+    this.#pendingBytes += used;
     this.#enqueue(async () => {
       try {
-        if (!file.failed && file.fh) await file.fh.write(bytes, 0, bytes.length, null);
-        else if (!file.failed) throw new Error('file is not open');
+        if (file.failed || !file.fh) {
+          if (!file.failed) throw new Error('file is not open');
+          return;
+        }
+        if (whole > 0) await (file.dfh ?? file.fh).write(buf, 0, whole, pos);
+        if (writeTail) await file.fh.write(buf, whole, tail, pos + whole);
       } catch (err) {
         file.failed = true;
         this.#error('write-failed', err, file.path);
       } finally {
-        this.#pendingBytes -= bytes.length;
+        this.#pendingBytes -= used;
         // Written: the buffer can take the next copies.
-        if (buf.length === Math.max(this.#bufferBytes, 64) && this.#spare.length < 4) this.#spare.push(buf);
+        if (buf.length === this.#standardLength && this.#spare.length < 4) this.#spare.push(buf);
       }
     });
     this.#firstSec = -1;
-    this.#buf = this.#spare.pop() ?? new Uint8Array(Math.max(this.#bufferBytes, 64));
-    this.#dv = new DataView(this.#buf.buffer);
-    this.#used = 0;
+    const next = this.#spare.pop() ?? this.#newBuffer(this.#bufferBytes);
+    if (direct && mode !== 'final' && tail > 0) {
+      next.set(buf.subarray(whole, used), 0);
+      this.#carry = this.#used = tail;
+      this.#carryWritten = writeTail;
+      file.pos = pos + whole;
+    } else {
+      this.#carry = this.#used = 0;
+      this.#carryWritten = false;
+      file.pos = pos + used;
+    }
+    this.#buf = next;
+    this.#dv = new DataView(next.buffer);
+  }
+
+  /** Length of the standard gathering buffer (reused; larger ones are not). */
+  get #standardLength(): number {
+    return this.#aligned === null ? Math.max(this.#bufferBytes, 64) : Math.ceil(Math.max(this.#bufferBytes, 64) / 4096) * 4096;
   }
 
   /** Queue the current file's remaining bytes, its snap-length patch and its close. */
   #finishFile(): void {
-    this.#handOff();
+    this.#handOff('final');
     const file = this.#file;
     this.#file = undefined;
     if (!file) return;
@@ -387,10 +466,12 @@ export class PcapTarget implements CopyTarget {
         this.#error('write-failed', err, file.path);
       }
       try {
+        await file.dfh?.close();
         await file.fh.close();
       } catch (err) {
         this.#error('close-failed', err, file.path);
       }
+      file.dfh = undefined;
       file.fh = undefined;
     });
   }
@@ -405,7 +486,7 @@ export class PcapTarget implements CopyTarget {
    * to the disk, so a slow live stream still reaches the file.
    */
   endBatch(): void {
-    if (this.#firstSec >= 0 && this.#lastSec - this.#firstSec >= 1) this.#handOff();
+    if (this.#firstSec >= 0 && this.#lastSec - this.#firstSec >= 1) this.#handOff('flush');
   }
 
   /** A promise while more than half of `maxPendingBytes` waits for the disk, else undefined. */
@@ -415,7 +496,7 @@ export class PcapTarget implements CopyTarget {
 
   /** Write out everything buffered; resolves when it is on disk (in the OS's hands). */
   flush(): Promise<void> {
-    this.#handOff();
+    this.#handOff('flush');
     return this.#chain;
   }
 

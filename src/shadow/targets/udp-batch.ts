@@ -53,6 +53,8 @@ export interface UdpBatch {
     gsoMaxSize?: number,
   ): number;
   close(fd: number): void;
+  /** `size` zeroed bytes starting on a 4096-byte boundary (O_DIRECT capture writes need aligned memory). Absent in older builds. */
+  alignedBuffer?(size: number): ArrayBuffer;
 }
 
 let loaded: UdpBatch | null | undefined;
