@@ -415,7 +415,7 @@ export class PcapTarget implements CopyTarget {
           if (!file.failed) throw new Error('file is not open');
           return;
         }
-        if (whole > 0) await (file.dfh ?? file.fh).write(buf, 0, whole, pos);
+        if (whole > 0) await this.#writeBlocks(file, buf, whole, pos);
         if (writeTail) await file.fh.write(buf, whole, tail, pos + whole);
       } catch (err) {
         file.failed = true;
@@ -440,6 +440,26 @@ export class PcapTarget implements CopyTarget {
     }
     this.#buf = next;
     this.#dv = new DataView(next.buffer);
+  }
+
+  /** Whole blocks through the O_DIRECT descriptor; if the file system takes the open but refuses such writes (EINVAL), through the ordinary one from then on. */
+  async #writeBlocks(file: OpenFile, buf: Uint8Array, length: number, pos: number): Promise<void> {
+    const dfh = file.dfh;
+    if (dfh) {
+      try {
+        await dfh.write(buf, 0, length, pos);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+        file.dfh = undefined;
+        await dfh.close().catch(() => undefined);
+        if (!this.#loggedDirect) {
+          this.#loggedDirect = true;
+          this.#log.info({ target: this.name, path: file.path, err: (err as Error).message }, 'capture file: direct I/O refused, writing through the page cache');
+        }
+      }
+    }
+    await file.fh!.write(buf, 0, length, pos);
   }
 
   /** Length of the standard gathering buffer (reused; larger ones are not). */
