@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { ipv4ToNumber } from './prefix.js';
 
 /** Directions of a flow, as bits: towards the server (the client's packets), towards the client. */
 export const FlowDirection = { NONE: 0, TO_SERVER: 1, TO_CLIENT: 2, BOTH: 3 } as const;
@@ -44,8 +45,8 @@ export class FlowRecord {
   setAddresses(client: Uint8Array, server: Uint8Array): void {
     if (client.length === 4 && server.length === 4) {
       this.ipVersion = 4;
-      this.client4 = ((client[0] << 24) | (client[1] << 16) | (client[2] << 8) | client[3]) >>> 0;
-      this.server4 = ((server[0] << 24) | (server[1] << 16) | (server[2] << 8) | server[3]) >>> 0;
+      this.client4 = ipv4ToNumber(client);
+      this.server4 = ipv4ToNumber(server);
     } else if (client.length === 16 && server.length === 16) {
       this.ipVersion = 6;
       this.addresses6.set(client, 0);

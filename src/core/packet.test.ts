@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacketBatchBuilder, PacketDirection } from './packet.js';
+import { PacketBatchBuilder, PacketDirection, nanosecondsOfMs } from './packet.js';
 
 describe('PacketBatchBuilder.pushFrom', () => {
   it('copies the bytes at an offset as push copies a view of them, small and large packets alike', () => {
@@ -37,5 +37,16 @@ describe('PacketBatchBuilder.pushFrom', () => {
     expect(b.data.length).toBeGreaterThanOrEqual(400);
     expect(b.full()).toBe(false);
     expect(b.pushFrom(source, 0, 1, 1, 0, 0)).toBe(false);
+  });
+});
+
+describe('nanosecondsOfMs', () => {
+  it('gives the nanoseconds within the second, never 10^9', () => {
+    expect(nanosecondsOfMs(1_767_571_200_250.5)).toBe(250_500_000);
+    expect(nanosecondsOfMs(1_767_571_200_000)).toBe(0);
+    // A hair before a whole second (representable near the epoch; today's times are 244 ns apart as doubles)
+    // would round up to 10^9, which is not a nanosecond count.
+    expect(Math.round((1_999.9999999 % 1000) * 1e6)).toBe(1e9);
+    expect(nanosecondsOfMs(1_999.9999999)).toBe(999_999_999);
   });
 });

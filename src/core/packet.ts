@@ -8,6 +8,15 @@
 export const PacketDirection = { UNKNOWN: 0, INGRESS: 1, EGRESS: 2 } as const;
 export type PacketDirection = (typeof PacketDirection)[keyof typeof PacketDirection];
 
+/**
+ * The nanoseconds within its second of a time in ms since the epoch (the
+ * seconds being `Math.floor(timeMs / 1000)`), rounded and kept below 10^9 so
+ * a time a hair before a whole second does not give an impossible 10^9.
+ */
+export function nanosecondsOfMs(timeMs: number): number {
+  return Math.min(999_999_999, Math.round((timeMs - Math.floor(timeMs / 1000) * 1000) * 1e6));
+}
+
 export interface PacketBatch {
   /** Number of packets in the batch. */
   readonly count: number;

@@ -318,8 +318,7 @@ export class ShadowEngine {
         }
         v = this.#vnets[idx - 1];
       }
-      if (v.intervalStart < 0) v.intervalStart = Math.floor(timeMs / this.#statsIntervalMs) * this.#statsIntervalMs;
-      else if (timeMs >= v.intervalStart + this.#statsIntervalMs) this.#flushStats(v, timeMs);
+      this.#enterInterval(v, timeMs);
 
       let session: number;
       let srcRoute: number;
@@ -460,9 +459,7 @@ export class ShadowEngine {
       this.#drop('unknown-vnet', packets);
       return;
     }
-    const timeMs = f.startMs;
-    if (v.intervalStart < 0) v.intervalStart = Math.floor(timeMs / this.#statsIntervalMs) * this.#statsIntervalMs;
-    else if (timeMs >= v.intervalStart + this.#statsIntervalMs) this.#flushStats(v, timeMs);
+    this.#enterInterval(v, f.startMs);
     v.packets += packets;
     v.bytes += bytes;
     const v6 = f.ipVersion === 6;
@@ -528,6 +525,12 @@ export class ShadowEngine {
       v.unroutedPackets += packets;
       v.unroutedBytes += bytes;
     }
+  }
+
+  /** Traffic at `timeMs` is about to be counted: start the first interval, or publish the current one when `timeMs` lies past it. */
+  #enterInterval(v: VnetState, timeMs: number): void {
+    if (v.intervalStart < 0) v.intervalStart = Math.floor(timeMs / this.#statsIntervalMs) * this.#statsIntervalMs;
+    else if (timeMs >= v.intervalStart + this.#statsIntervalMs) this.#flushStats(v, timeMs);
   }
 
   /** The flow cache hands over a flow's counts. */

@@ -13,7 +13,7 @@
  *                  onFlow: feed.flow });
  *   …emulator.step(); feed.flush();
  */
-import { PacketBatchBuilder, PacketDirection, type FlowRecord } from '../core/index.js';
+import { PacketBatchBuilder, PacketDirection, nanosecondsOfMs, type FlowRecord } from '../core/index.js';
 import type { ShadowEngine } from './engine.js';
 
 export class FlowFeed {
@@ -39,7 +39,7 @@ export class FlowFeed {
       this.#batches.set(vnet, b);
     }
     const sec = Math.floor(timeMs / 1000);
-    const nsec = Math.min(999_999_999, Math.round((timeMs - sec * 1000) * 1e6));
+    const nsec = nanosecondsOfMs(timeMs);
     const dir = toServer ? PacketDirection.INGRESS : PacketDirection.EGRESS;
     if (b.count === 0) this.#firstInterval.set(vnet, Math.floor(timeMs / this.#engine.statsIntervalMs));
     if (!b.push(frame, frame.length, sec, nsec, dir)) {

@@ -11,7 +11,7 @@
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger, FlowDirection, SimulatedClock } from '../../core/index.js';
+import { createLogger, FlowDirection, nanosecondsOfMs, SimulatedClock } from '../../core/index.js';
 import { loadConfig } from '../../vnet/index.js';
 import { RoutingInterceptor } from '../../routing/index.js';
 import { MrtWriter } from '../../routing/mrt/index.js';
@@ -117,7 +117,7 @@ export async function emulate(o: EmulateOptions, log: (line: string) => void = (
   const writeFrame = pcapFile
     ? (frame: Uint8Array, t: number): void => {
         const at = pcapFile.reserve(pcap.recordLength(frame.length));
-        pcap.recordInto(pcapFile.buffer, at, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), frame);
+        pcap.recordInto(pcapFile.buffer, at, Math.floor(t / 1000), nanosecondsOfMs(t), frame);
       }
     : undefined;
   // With --shadow: the mirror sessions' engine, its copies as capture files, its per-prefix traffic as JSON lines.

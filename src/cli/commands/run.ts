@@ -11,7 +11,7 @@ import { RoutingInterceptor } from '../../routing/index.js';
 import { startApiServer } from '../../api/index.js';
 import { ProgrammaticSource, ShadowEngine, VxlanReceiver } from '../../shadow/index.js';
 import { Emulator } from '../../vnet/emulator/emulator.js';
-import { PacketDirection } from '../../core/index.js';
+import { nanosecondsOfMs, PacketDirection } from '../../core/index.js';
 
 export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples');
 
@@ -79,7 +79,7 @@ export async function runInterceptor(opts: RunOptions): Promise<void> {
       logger: logger.child({ component: 'emulator' }),
       materialize: { mode: 'all' },
       onFrame: (frame, t, flow, toServer) =>
-        sources.get(flow.vnet)?.push(frame, frame.length, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), toServer ? PacketDirection.INGRESS : PacketDirection.EGRESS),
+        sources.get(flow.vnet)?.push(frame, frame.length, Math.floor(t / 1000), nanosecondsOfMs(t), toServer ? PacketDirection.INGRESS : PacketDirection.EGRESS),
     });
     emulatorSources = [...sources.values()];
     emulating = emulatorSources.map((src) => shadow!.run(src));

@@ -104,6 +104,8 @@ export class PcapTarget implements CopyTarget {
   readonly #opts: PcapTargetOptions;
   readonly #format: 'pcap' | 'pcapng';
   readonly #bufferBytes: number;
+  /** Length of the standard gathering buffer (reused; larger ones are not). */
+  readonly #standardLength: number;
   readonly #maxPending: number;
   readonly #log: Logger;
   readonly #framing: EthernetFraming = { skip: 0, etherType: -1 };
@@ -163,6 +165,7 @@ export class PcapTarget implements CopyTarget {
     const native = options.directIo === false || fsConstants.O_DIRECT === undefined ? null : udpBatch();
     this.#aligned = native?.alignedBuffer ? (size) => native.alignedBuffer!(size) : null;
     this.#buf = this.#newBuffer(this.#bufferBytes);
+    this.#standardLength = this.#buf.length;
     this.#dv = new DataView(this.#buf.buffer);
   }
 
@@ -460,11 +463,6 @@ export class PcapTarget implements CopyTarget {
       }
     }
     await file.fh!.write(buf, 0, length, pos);
-  }
-
-  /** Length of the standard gathering buffer (reused; larger ones are not). */
-  get #standardLength(): number {
-    return this.#aligned === null ? Math.max(this.#bufferBytes, 64) : Math.ceil(Math.max(this.#bufferBytes, 64) / 4096) * 4096;
   }
 
   /** Queue the current file's remaining bytes, its snap-length patch and its close. */

@@ -8,7 +8,7 @@
  * memory. Flows become real packet bytes only when they are exported or
  * shadowed.
  */
-import { FlowDirection, FlowRecord, parseAddress, parsePrefix, tryParseAddress, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
+import { FlowDirection, FlowRecord, ipv4ToNumber, parseAddress, parsePrefix, tryParseAddress, formatAddress, routeEventTopic, silentLogger, type Clock, type Logger } from '../../core/index.js';
 import type { RoutingInterceptor } from '../../routing/index.js';
 import type { ApplicationConfig, ShadownetConfig, VnetConfig } from '../config.js';
 import { ApplianceFleet } from './appliances.js';
@@ -201,7 +201,7 @@ export class Emulator {
     this.#routes = new Array<RouteTo | null>(this.#apps.length).fill(null);
     this.#server4 = Uint32Array.from(this.#apps, (a) => {
       const b = parseAddress(a.service);
-      return b.length === 4 ? ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0 : 0;
+      return b.length === 4 ? ipv4ToNumber(b) : 0;
     });
     this.fleet = new ApplianceFleet({ config: opts.config, clock: opts.clock, logger: this.#log.child({ component: 'appliances' }), mrt: opts.mrt });
     // One flow-id sequence for applications and attacks: ids are unique within a run.
