@@ -75,8 +75,9 @@ function run(first: number, n: number, length: number): Copy[] {
   }));
 }
 
-async function receiver(): Promise<{ rx: Socket; port: number; got: Buffer[] }> {
-  const rx = createSocket('udp4');
+/** A plain UDP receiver on loopback; `recvBufferSize` for sends larger than the default socket buffer holds. */
+async function receiver(recvBufferSize?: number): Promise<{ rx: Socket; port: number; got: Buffer[] }> {
+  const rx = createSocket({ type: 'udp4', recvBufferSize });
   const got: Buffer[] = [];
   rx.on('message', (m) => got.push(m));
   await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()));
@@ -170,6 +171,53 @@ describe.skipIf(!native)('VxlanTarget with UDP GSO', () => {
     rx.close();
   });
 
+  it('groups equal lengths across conversations, and keeps each conversation in the order its copies were made', async () => {
+    // 240 copies of 12 conversations, four lengths drawn in turn: in the order made, neighbours rarely share a length.
+    const lengths = [64, 1400, 128, 600];
+    const sent = Array.from({ length: 240 }, (_, i) => ({
+      vni: 6000 + (i % 3),
+      sport: 30000 + i,
+      length: lengths[(i * 7 + Math.floor(i / 5)) % 4],
+      conversation: (i % 12) + 1,
+    }));
+    const send = async (order: 'conversation' | 'arrival') => {
+      // All 240 arrive while the test's event loop is busy sending: a socket buffer of 4 MiB holds them.
+      const { rx, port, got } = await receiver(4 << 20);
+      const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port, sender: 'batch', order });
+      for (const c of sent) t.write({ ...record(c), conversation: c.conversation });
+      t.endBatch();
+      await until(() => got.length >= sent.length);
+      const stats = { ...t.stats };
+      await t.close();
+      rx.close();
+      return { got, stats };
+    };
+    const grouped = await send('conversation');
+    // Every copy arrived once, unchanged; the source port names it.
+    const bySport = new Map(sent.map((c) => [c.sport, c]));
+    const arrived = grouped.got.map((d) => {
+      const c = bySport.get(d.readUInt16BE(8 + 34));
+      expect(c, 'a copy that was sent').toBeDefined();
+      expect(d.equals(expectedDatagram(c!))).toBe(true);
+      return c!;
+    });
+    expect(new Set(arrived.map((c) => c.sport)).size).toBe(sent.length);
+    // Each conversation's copies arrived in the order they were made.
+    for (let conv = 1; conv <= 12; conv++) {
+      const made = sent.filter((c) => c.conversation === conv).map((c) => c.sport);
+      expect(arrived.filter((c) => c.conversation === conv).map((c) => c.sport), `conversation ${conv}`).toEqual(made);
+    }
+    // And copies did change places across conversations, into runs of one length that left as GSO messages.
+    const runs = (xs: { length: number }[]) => xs.filter((c, i) => i === 0 || c.length !== xs[i - 1].length).length;
+    expect(runs(arrived)).toBeLessThan(runs(sent) / 3);
+    expect(grouped.stats.gsoDatagrams).toBeGreaterThan(200);
+    expect(grouped.stats).toMatchObject({ packets: 240, shed: {}, errors: {} });
+    // In the order made (`arrival`), the same copies leave as they came.
+    const strict = await send('arrival');
+    expect(strict.got.map((d) => d.readUInt16BE(8 + 34))).toEqual(sent.map((c) => c.sport));
+    expect(strict.stats).toMatchObject({ packets: 240, shed: {}, errors: {} });
+  });
+
   it('sends one datagram per message with gso: false', async () => {
     const { rx, port, got } = await receiver();
     const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port, sender: 'batch', gso: false });
@@ -221,9 +269,10 @@ let want = 0;
 for (const b of batches) {
   for (const c of b) t.write({ ...c, data: Buffer.from(c.data, 'base64'), offset: 0 });
   t.endBatch();
-  gsoAfter.push(t.stats.gsoDatagrams);
   want += b.length;
+  // Fewer than half a send wait for more (about a millisecond) before they leave.
   for (let i = 0; i < 400 && got.length < want; i++) await new Promise((r) => setTimeout(r, 5));
+  gsoAfter.push(t.stats.gsoDatagrams);
 }
 await t.close();
 rx.close();

@@ -32,6 +32,13 @@ export interface CopyRecord {
   readonly tsNsec: number;
   /** pcap LINKTYPE of the bytes (1 Ethernet, 101 raw IP, …). */
   readonly linkType: number;
+  /**
+   * The packet's conversation (a hash of its address pair and
+   * protocol, both directions); a target may send copies of different
+   * conversations out of order, never those of one. Absent or 0: unknown
+   * (such copies keep their order among themselves).
+   */
+  readonly conversation?: number;
 }
 
 /**

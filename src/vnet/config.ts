@@ -400,7 +400,19 @@ const targetBase = { name, budget: budget.optional() };
 export const MirrorTargetSchema = z.discriminatedUnion(
   'type',
   [
-    z.strictObject({ ...targetBase, type: z.literal('vxlan'), address: ipAddress, port: port.default(4789) }),
+    z.strictObject({
+      ...targetBase,
+      type: z.literal('vxlan'),
+      address: ipAddress,
+      port: port.default(4789),
+      /**
+       * `conversation` (default): copies of different conversations (address
+       * pair and protocol) may change places within a send so that equal
+       * lengths leave together as UDP GSO messages; each conversation's
+       * copies keep their order. `arrival`: copies leave in the order made.
+       */
+      order: z.enum(['conversation', 'arrival']).default('conversation'),
+    }),
     z.strictObject({
       ...targetBase,
       type: z.literal('pcap'),

@@ -28,6 +28,7 @@ shadow:
   targets:
     - { name: ids, type: vxlan, address: 127.0.0.1 }
     - { name: archive, type: pcap, path: /tmp/x.pcap, rotate: { maxBytes: 1048576 } }
+    - { name: strict, type: vxlan, address: 127.0.0.1, order: arrival }
   sessions:
     - name: critical
       vnet: prod
@@ -45,7 +46,8 @@ shadow:
         - { action: accept, sourceRoute: { ipSet: threats } }
 `);
     const s = cfg.shadow.sessions[0];
-    expect(cfg.shadow.targets[0]).toMatchObject({ type: 'vxlan', port: 4789 });
+    expect(cfg.shadow.targets[0]).toMatchObject({ type: 'vxlan', port: 4789, order: 'conversation' });
+    expect(cfg.shadow.targets[2]).toMatchObject({ type: 'vxlan', order: 'arrival' });
     expect(cfg.shadow.targets[1]).toMatchObject({ type: 'pcap', format: 'pcap' });
     expect(s.rules[0]).toMatchObject({ direction: 'any', destinationPorts: { from: 53, to: 53 } });
     expect(s.rules[1].destinationPorts).toEqual({ from: 1024, to: 65535 });
@@ -62,6 +64,7 @@ shadow:
     - { name: ids, type: vxlan, address: 127.0.0.1 }
     - { name: ids, type: bus }
     - { name: odd, type: carrier-pigeon }
+    - { name: shuffled, type: vxlan, address: 127.0.0.1, order: random }
   sessions:
     - name: a
       vnet: nope
@@ -81,6 +84,7 @@ shadow:
     expect(found).toEqual(
       expect.arrayContaining([
         { path: 'shadow.targets[2].type', message: expect.stringMatching(/vxlan|expected/) },
+        { path: 'shadow.targets[3].order', message: expect.stringMatching(/conversation.*arrival/) },
         { path: 'shadow.sessions[0].priority', message: expect.stringMatching(/>=1|1\.\.32766|too small/i) },
         { path: 'shadow.sessions[0].rules[1].sourcePorts', message: 'expected a port 0..65535 or a range "from-to" with from ≤ to' },
         { path: 'shadow.sessions[0].rules[2].destinationRoute.announcedWithin', message: 'expected a duration: seconds, or "30s", "10m", "2h"' },

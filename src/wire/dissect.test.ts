@@ -6,6 +6,7 @@ import {
   decodePacket,
   dissect,
   dissectErrorName,
+  conversationHash,
   flowHash,
   TunnelView,
   decapsulateVxlan,
@@ -362,6 +363,52 @@ describe('dissect', () => {
       buckets.add(flowHash(view, p) & 0xff);
     }
     expect(buckets.size).toBe(256);
+  });
+  it('gives one conversation hash to both directions and every port pair of two addresses in one protocol', () => {
+    dissect(http, 0, http.length, 1, view);
+    const a = conversationHash(view, http);
+    const rev = cat(
+      eth(0x0800),
+      v4(6, tcpSeg(80, 51000, 0x12, new Uint8Array(0)), { source: '198.51.100.20', destination: '192.0.2.10' }),
+    );
+    dissect(rev, 0, rev.length, 1, view);
+    expect(conversationHash(view, rev)).toBe(a);
+    // Another port pair between the same two addresses: the same conversation (flowHash tells them apart).
+    const otherPorts = cat(eth(0x0800), v4(6, tcpSeg(51001, 8080, 0x18, new Uint8Array(0))));
+    dissect(otherPorts, 0, otherPorts.length, 1, view);
+    expect(conversationHash(view, otherPorts)).toBe(a);
+    const other = cat(
+      eth(0x0800),
+      v4(6, tcpSeg(51000, 80, 0x18, new Uint8Array(0)), { source: '192.0.2.11', destination: '198.51.100.20' }),
+    );
+    dissect(other, 0, other.length, 1, view);
+    expect(conversationHash(view, other)).not.toBe(a);
+    // Another protocol between the same addresses: another conversation.
+    const udp = cat(eth(0x0800), v4(17, udpDgram(51000, 80, new Uint8Array(0))));
+    dissect(udp, 0, udp.length, 1, view);
+    expect(conversationHash(view, udp)).not.toBe(a);
+    const v6a = cat(eth(0x86dd), v6(17, udpDgram(5353, 53, new Uint8Array(0))));
+    dissect(v6a, 0, v6a.length, 1, view);
+    const h6 = conversationHash(view, v6a);
+    const v6b = cat(
+      eth(0x86dd),
+      ipv6.encode({
+        trafficClass: 0,
+        flowLabel: 0,
+        payloadLength: 8,
+        nextHeader: 17,
+        hopLimit: 1,
+        source: '2001:db8::20',
+        destination: '2001:db8::10',
+        extensions: [],
+      }),
+      udpDgram(1000, 2000, new Uint8Array(0)),
+    );
+    dissect(v6b, 0, v6b.length, 1, view);
+    expect(conversationHash(view, v6b)).toBe(h6);
+    const arp = cat(eth(0x0806), new Uint8Array(28));
+    dissect(arp, 0, arp.length, 1, view);
+    expect(conversationHash(view, arp)).toBe(0);
   });
   it('decodes the same packets with the codecs, and reports a bad layer without throwing', () => {
     const d = decodePacket(vxlanPkt, 1);

@@ -387,6 +387,21 @@ export function flowHash(view: PacketView, data: Uint8Array): number {
   return fmix(mix(mix((a + b) | 0, a ^ b), view.protocol | (view.ipVersion << 8)));
 }
 
+/**
+ * A 32-bit hash of a dissected packet's address pair and protocol, as a
+ * signed int32: the same for both directions and for every packet between
+ * the two addresses in that protocol, ports and fragments aside (a
+ * conversation). A VXLAN target keeps the order of the copies that share it.
+ * Returns 0 for a packet that is not IP. Allocates nothing.
+ */
+export function conversationHash(view: PacketView, data: Uint8Array): number {
+  if (view.ipVersion === 0) return 0;
+  const v6 = view.ipVersion === 6;
+  const a = endpointHash(view.src4 | 0, data, view.src6Offset, v6, 0);
+  const b = endpointHash(view.dst4 | 0, data, view.dst6Offset, v6, 0);
+  return fmix(mix(mix((a + b) | 0, a ^ b), view.protocol | (view.ipVersion << 8)));
+}
+
 // ---------------------------------------------------------------------------
 // Decoding with the codecs (allocates; for tools and tests)
 

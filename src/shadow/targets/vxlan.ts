@@ -15,7 +15,15 @@
  * With the native sender, copies of equal length that follow each other
  * leave as one UDP GSO message (`gso`, on by default; Linux >= 4.18): the
  * kernel cuts it into the same datagrams at a fraction of the cost per
- * datagram, and the receiver sees no difference. When the kernel refuses GSO
+ * datagram, and the receiver sees no difference. So that they do follow
+ * each other, the copies gathered for one send are put in order of length
+ * where their conversations allow it (`order: 'conversation'`, the
+ * default): a copy moves ahead only of copies of other conversations
+ * (address pair and protocol, {@link CopyRecord.conversation}), so each
+ * conversation's copies, both directions together, reach the mirror target
+ * in the order they were made. Copies leave when 256 are gathered, when
+ * 1 MiB is, and at the latest about a millisecond after the engine batch
+ * that made them (a timer), or at `flush`. When the kernel refuses GSO
  * on this path the copies are sent again one per message: after a copy too
  * large for the route's MTU, only copies above that size leave alone from
  * then on (`gsoMaxDatagram`); after any other refusal (no UDP GSO in the
@@ -64,6 +72,13 @@ export interface VxlanTargetOptions {
    * refuses GSO on this path. Without the native sender it has no effect.
    */
   readonly gso?: boolean;
+  /**
+   * `conversation` (default): with GSO, copies of different conversations
+   * may change places within one send so that equal lengths leave together;
+   * those of one conversation never do. `arrival`: copies leave in the
+   * order they were written.
+   */
+  readonly order?: 'conversation' | 'arrival';
   readonly logger?: Logger;
 }
 
@@ -80,6 +95,16 @@ const BATCH_BYTES = 1 << 20;
 /** Largest UDP payload; a bigger copy cannot leave as one datagram. */
 const MAX_DATAGRAM = 65507;
 
+/** A UDP GSO message's limits in the native sender: datagrams, and bytes of payload. */
+const GSO_SEGMENTS = 64;
+const GSO_BYTES = 65000;
+
+/** How long gathered copies may wait for more after an engine batch, ms. */
+const GATHER_MS = 1;
+
+/** Slots of the per-send table of conversations (a power of two, more than BATCH_COUNT). */
+const CONVERSATION_SLOTS = 1024;
+
 export class VxlanTarget implements CopyTarget {
   readonly kind = 'vxlan' as const;
   readonly name: string;
@@ -94,6 +119,12 @@ export class VxlanTarget implements CopyTarget {
   readonly #bData: Uint8Array = new Uint8Array(0);
   readonly #bOffsets = new Uint32Array(BATCH_COUNT);
   readonly #bLengths = new Uint32Array(BATCH_COUNT);
+  /** Each gathered copy's conversation, and the send order built from them. */
+  readonly #bConversations = new Int32Array(BATCH_COUNT);
+  readonly #sOffsets = new Uint32Array(BATCH_COUNT);
+  readonly #sLengths = new Uint32Array(BATCH_COUNT);
+  readonly #order: Orderer | null = null;
+  #timer: NodeJS.Timeout | undefined;
   readonly #bErrors = new Uint32Array(256);
   readonly #bGso = new Uint32Array(3);
   #gso: 0 | 1 = 0;
@@ -146,6 +177,13 @@ export class VxlanTarget implements CopyTarget {
       this.#destination = parseAddress(options.address);
       this.#bData = new Uint8Array(BATCH_BYTES);
       this.#gso = options.gso === false ? 0 : 1;
+      if (options.order !== undefined && options.order !== 'conversation' && options.order !== 'arrival')
+        throw new PacketIoError(
+          PacketIoErrorCode.INVALID_OPTION,
+          `order must be conversation or arrival, not ${JSON.stringify(options.order)}`,
+          'order',
+        );
+      if (options.order !== 'arrival') this.#order = new Orderer();
       this.#bound = Promise.resolve();
       const bindAddress = options.sourceAddress === undefined ? null : parseAddress(options.sourceAddress);
       try {
@@ -217,6 +255,7 @@ export class VxlanTarget implements CopyTarget {
       const at = this.#bUsed;
       this.#vxlan(this.#bData, at, record, synthetic, f.skip);
       this.#bOffsets[this.#bCount] = at;
+      this.#bConversations[this.#bCount] = record.conversation ?? 0;
       this.#bLengths[this.#bCount++] = size;
       this.#bUsed = at + size;
       this.stats.packets++;
@@ -260,16 +299,27 @@ export class VxlanTarget implements CopyTarget {
 
   /** Native sender: send what was gathered; what the full socket buffer refuses is shed as `socket-busy`. */
   #sendBatch(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     const n = this.#bCount;
     if (n === 0 || this.#native === null) return;
+    let offsets = this.#bOffsets;
+    let lengths = this.#bLengths;
+    if (this.#gso === 1 && this.#order !== null && n > 2) {
+      this.#order.order(n, offsets, lengths, this.#bConversations, this.#gsoMax, this.#sOffsets, this.#sLengths);
+      offsets = this.#sOffsets;
+      lengths = this.#sLengths;
+    }
     const handled = this.#native.send(
       this.#fd,
       this.#family,
       this.#destination,
       this.#opts.port,
       this.#bData,
-      this.#bOffsets,
-      this.#bLengths,
+      offsets,
+      lengths,
       n,
       this.#bErrors,
       this.#gso,
@@ -280,7 +330,7 @@ export class VxlanTarget implements CopyTarget {
     if (this.#bGso[1] !== 0) this.#gsoRefused(this.#bGso[1], this.#bGso[2]);
     for (let i = handled; i < n; i++) {
       this.stats.packets--;
-      this.stats.bytes -= this.#bLengths[i];
+      this.stats.bytes -= lengths[i];
       this.#shed('socket-busy');
     }
     const errs = this.#bErrors;
@@ -329,9 +379,13 @@ export class VxlanTarget implements CopyTarget {
     return this.#gsoMax;
   }
 
-  /** End of an engine batch: the gathered copies leave now. */
+  /**
+   * End of an engine batch: the gathered copies leave now if they are half
+   * a send, else when more join them or the timer fires (about 1 ms).
+   */
   endBatch(): void {
-    this.#sendBatch();
+    if (this.#bCount >= BATCH_COUNT / 2) this.#sendBatch();
+    else if (this.#bCount > 0 && this.#timer === undefined) this.#timer = setTimeout(() => this.#sendBatch(), GATHER_MS);
   }
 
   /** A promise while more than half of `maxQueuedBytes` waits for the socket (dgram sender), else undefined. */
@@ -366,5 +420,90 @@ export class VxlanTarget implements CopyTarget {
     this.#closed = true;
     if (this.#native !== null) this.#native.close(this.#fd);
     else await new Promise<void>((resolve) => this.#socket!.close(() => resolve()));
+  }
+}
+
+/**
+ * The send order of gathered copies for UDP GSO: each copy joins the
+ * latest group of its length when that group has room (64 copies, 65,000
+ * bytes) and no copy of its conversation was put in a later group; else it
+ * starts a new group. Groups leave in the order they were started, each in
+ * the order its copies were written. So a copy only ever moves ahead of
+ * copies of other conversations. Allocates nothing per send.
+ */
+class Orderer {
+  readonly #groupLength = new Int32Array(BATCH_COUNT);
+  readonly #groupCount = new Int32Array(BATCH_COUNT);
+  readonly #groupBytes = new Int32Array(BATCH_COUNT);
+  readonly #groupHead = new Int32Array(BATCH_COUNT);
+  readonly #groupTail = new Int32Array(BATCH_COUNT);
+  /** The next copy of the same group (-1: the last). */
+  readonly #next = new Int32Array(BATCH_COUNT);
+  /** Latest group of each length, by length (reset per send through `#lengthsSeen`). */
+  readonly #latest = new Map<number, number>();
+  /** Open-addressed table: conversation → latest group holding one of its copies; a slot is live when its stamp is this send's. */
+  readonly #convKey = new Int32Array(CONVERSATION_SLOTS);
+  readonly #convGroup = new Int32Array(CONVERSATION_SLOTS);
+  readonly #convStamp = new Uint32Array(CONVERSATION_SLOTS);
+  #stamp = 0;
+
+  /** Put copies 0..n-1 (`offsets`, `lengths`, `conversations`) into `outOffsets`/`outLengths` in send order. */
+  order(
+    n: number,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    conversations: Int32Array,
+    gsoMax: number,
+    outOffsets: Uint32Array,
+    outLengths: Uint32Array,
+  ): void {
+    const latest = this.#latest;
+    latest.clear();
+    if (++this.#stamp === 0xffffffff) {
+      this.#convStamp.fill(0);
+      this.#stamp = 1;
+    }
+    const stamp = this.#stamp;
+    const gLen = this.#groupLength;
+    const gCount = this.#groupCount;
+    const gBytes = this.#groupBytes;
+    const gTail = this.#groupTail;
+    const next = this.#next;
+    let groups = 0;
+    for (let i = 0; i < n; i++) {
+      const len = lengths[i];
+      const conv = conversations[i];
+      // The conversation's slot: its latest group so far, or -1.
+      let slot = (Math.imul(conv, 0x9e3779b1) >>> 22) & (CONVERSATION_SLOTS - 1);
+      while (this.#convStamp[slot] === stamp && this.#convKey[slot] !== conv) slot = (slot + 1) & (CONVERSATION_SLOTS - 1);
+      const convLatest = this.#convStamp[slot] === stamp ? this.#convGroup[slot] : -1;
+      const groupable = gsoMax === 0 || len <= gsoMax;
+      let g = groupable ? (latest.get(len) ?? -1) : -1;
+      if (g >= 0 && (g < convLatest || gCount[g] >= GSO_SEGMENTS || gBytes[g] + len > GSO_BYTES)) g = -1;
+      next[i] = -1;
+      if (g < 0) {
+        g = groups++;
+        gLen[g] = len;
+        gCount[g] = 1;
+        gBytes[g] = len;
+        this.#groupHead[g] = i;
+        gTail[g] = i;
+        if (groupable) latest.set(len, g);
+      } else {
+        gCount[g]++;
+        gBytes[g] += len;
+        next[gTail[g]] = i;
+        gTail[g] = i;
+      }
+      this.#convStamp[slot] = stamp;
+      this.#convKey[slot] = conv;
+      this.#convGroup[slot] = g;
+    }
+    let o = 0;
+    for (let g = 0; g < groups; g++)
+      for (let i = this.#groupHead[g]; i >= 0; i = next[i]) {
+        outOffsets[o] = offsets[i];
+        outLengths[o++] = lengths[i];
+      }
   }
 }
