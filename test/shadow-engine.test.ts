@@ -238,4 +238,54 @@ describe('ShadowEngine', () => {
       ['10.1.0.0/16', 0, 1],
     ]);
   });
+  it('copies and counts alike whatever the batch length, below and above the 256 packets it takes through each step together', async () => {
+    // 700 packets: 60 flows in both directions, packets outside every network, and ones that do not dissect.
+    const packets: Uint8Array[] = [];
+    for (let i = 0; i < 700; i++) {
+      if (i % 97 === 13) packets.push(Uint8Array.of(0, 1, 2, 3, 4, 5));
+      else if (i % 89 === 7) packets.push(frame({ src: '192.0.2.1', dst: '198.51.100.1', payload: 40 }));
+      else {
+        const f = i % 60;
+        const up = i % 3 !== 0;
+        const client = `10.1.0.${f + 1}`;
+        const server = f % 2 ? '10.10.1.5' : '10.20.0.9';
+        packets.push(
+          frame({
+            src: up ? client : server,
+            dst: up ? server : client,
+            srcPort: up ? 40000 + f : 443,
+            dstPort: up ? 443 : 40000 + f,
+            payload: (i * 37) % 900,
+          }),
+        );
+      }
+    }
+    const sessions = `
+    - { name: critical, vnet: prod, priority: 1, target: asc, truncate: 200, rules: [{ action: accept, destinationRoute: { tags: { critical: true } } }] }
+    - { name: rest, vnet: prod, priority: 2, target: asc, sample: { oneIn: 3 }, rules: [{ action: accept, protocol: tcp }] }`;
+    const runIn = async (batchLength: number) => {
+      const { engine, copies, rib } = setup(sessions);
+      engine.start();
+      rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001, 65010]));
+      for (let at = 0; at < packets.length; at += batchLength) {
+        // Unnamed batches: each packet's network is found by its addresses.
+        const b = new PacketBatchBuilder('test', 1, batchLength, batchLength * 1600);
+        packets.slice(at, at + batchLength).forEach((f, i) => b.push(f, f.length, 1_767_571_200, (at + i) * 1000));
+        engine.process(b);
+      }
+      await engine.flush();
+      const bytes = copies.flatMap((m) =>
+        Array.from({ length: m.count }, (_, i) => `${m.sessions[i]} ${Buffer.from(m.data.subarray(m.offsets[i], m.offsets[i] + m.lengths[i])).toString('hex')}`),
+      );
+      const st = engine.stats();
+      return { bytes, sessions: st.sessions, dropped: st.engine.dropped, packets: st.engine.packets, bytesIn: st.engine.bytes };
+    };
+    const whole = await runIn(700);
+    expect(whole.packets).toBe(700);
+    expect(whole.dropped).toEqual({ 'truncated-l2': 8, 'no-vnet-for-address': 8 });
+    expect(whole.sessions.map((x) => x.copied)).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(whole.sessions[0].copied).toBeGreaterThan(100);
+    expect(whole.sessions[1].copied).toBeGreaterThan(50);
+    for (const length of [1, 100, 256, 257, 512]) expect(await runIn(length), `batches of ${length}`).toEqual(whole);
+  });
 });

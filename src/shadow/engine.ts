@@ -30,7 +30,7 @@ import {
   type RouteEvent,
   type Subscription,
 } from '../core/index.js';
-import { PacketView, dissect, dissectErrorName } from '../wire/dissect.js';
+import { PacketView, conversationHash, dissect, dissectErrorName } from '../wire/dissect.js';
 import { MirrorSessionSchema, type MirrorSessionConfig, type MirrorTargetConfig, type ShadownetConfig, type VnetConfig } from '../vnet/config.js';
 import { Budgets, shedReasonName, ShedReason } from './budget.js';
 import { Classifier, type VnetClassifier } from './classifier.js';
@@ -145,10 +145,16 @@ function hasTimeConditions(sessions: readonly MirrorSessionConfig[]): boolean {
   return sessions.some((s) => s.rules.some((r) => r.sourceRoute?.announcedWithin !== undefined || r.destinationRoute?.announcedWithin !== undefined));
 }
 
+/** Packets taken through each step together (see ShadowEngine.#prepare). */
+const STAGE = 256;
+/** A stage slot's network when the packet did not dissect, or no network owns its addresses. */
+const SLOT_UNDISSECTED = -2;
+const SLOT_NO_VNET = -1;
+
 export function createTarget(t: MirrorTargetConfig, bus: Bus, logger: Logger): CopyTarget {
   switch (t.type) {
     case 'vxlan':
-      return new VxlanTarget({ name: t.name, address: t.address, port: t.port, logger });
+      return new VxlanTarget({ name: t.name, address: t.address, port: t.port, order: t.order, logger });
     case 'pcap':
       return new PcapTarget({ name: t.name, path: t.path, format: t.format, rotate: t.rotate, logger });
     case 'bus':
@@ -181,10 +187,16 @@ export class ShadowEngine {
   readonly #targets = new Map<string, CopyTarget>();
   readonly #targetConfigs: MirrorTargetConfig[];
   readonly #cache: FlowCache | null;
-  readonly #view = new PacketView();
+  /** One view per packet of a stage (see {@link #prepare}), its network (or SLOT_*) and its flow-cache bucket (-1: none). */
+  readonly #views = Array.from({ length: STAGE }, () => new PacketView());
+  readonly #slotVnet = new Int32Array(STAGE);
+  readonly #slotBucket = new Int32Array(STAGE);
+  /** What the stage's early reads answered: written, never read, so that the compiler keeps the reads. */
+  // eslint-disable-next-line no-unused-private-class-members -- see above
+  #touched = 0;
   /** The five-tuple of a flow offered as counts, as a packet of it would dissect. */
   readonly #flowView = new PacketView();
-  readonly #record: { -readonly [K in keyof CopyRecord]: CopyRecord[K] } = { session: '', vni: 0, data: new Uint8Array(0), offset: 0, length: 0, wireLength: 0, tsSec: 0, tsNsec: 0, linkType: 1 };
+  readonly #record: { -readonly [K in keyof CopyRecord]-?: CopyRecord[K] } = { session: '', vni: 0, data: new Uint8Array(0), offset: 0, length: 0, wireLength: 0, tsSec: 0, tsNsec: 0, linkType: 1, conversation: 0 };
   #sessions: MirrorSessionConfig[];
   #classifier!: Classifier;
   #perVnet: (VnetClassifier | undefined)[] = [];
@@ -275,9 +287,6 @@ export class ShadowEngine {
     this.#commitRoutes();
     const c = this.counters;
     c.batches++;
-    const view = this.#view;
-    const cache = this.#cache;
-    const data = batch.data;
     const named = batch.vnet !== undefined ? this.#vnetByName.get(batch.vnet) : undefined;
     if (batch.vnet !== undefined && !named) {
       this.#drop('unknown-vnet', batch.count);
@@ -285,15 +294,95 @@ export class ShadowEngine {
       return;
     }
     const rec = this.#record;
-    rec.data = data;
+    rec.data = batch.data;
     rec.linkType = batch.linkType;
-    for (let i = 0; i < batch.count; i++) {
+    for (let start = 0; start < batch.count; start += STAGE) {
+      const end = Math.min(batch.count, start + STAGE);
+      this.#prepare(batch, start, end, named);
+      this.#classifyAndCopy(batch, start, end);
+    }
+    const cache = this.#cache;
+    if (cache) {
+      c.flowCacheHits = cache.hits;
+      c.flowCacheMisses = cache.misses;
+    }
+    for (const t of this.#targets.values()) t.endBatch?.();
+  }
+
+  /**
+   * The first steps for packets [start, end) of a batch, each over the
+   * whole stage before the next: read the first bytes of every packet,
+   * dissect each into its own view and find its network and flow-cache
+   * bucket, then read every bucket. Reads the processor would otherwise
+   * wait for one after another (packet headers and cache entries not in
+   * the processor's cache) are thus made many at a time, in loops with
+   * nothing else to do.
+   */
+  #prepare(batch: PacketBatch, start: number, end: number, named: VnetState | undefined): void {
+    const data = batch.data;
+    const offsets = batch.offsets;
+    const lengths = batch.lengths;
+    const linkType = batch.linkType;
+    const size = data.length;
+    let t = 0;
+    for (let i = start; i < end; i++) {
+      const off = offsets[i];
+      const far = off + 64;
+      if (far < size) t ^= data[off] ^ data[far];
+      else if (off < size) t ^= data[off];
+    }
+    const cache = this.#cache;
+    const views = this.#views;
+    const slotVnet = this.#slotVnet;
+    const slotBucket = this.#slotBucket;
+    for (let i = start; i < end; i++) {
+      const k = i - start;
+      const view = views[k];
+      slotBucket[k] = -1;
+      if (!dissect(data, offsets[i], lengths[i], linkType, view)) {
+        slotVnet[k] = SLOT_UNDISSECTED;
+        continue;
+      }
+      let vi: number;
+      if (named) vi = named.index;
+      else {
+        // StaticPrefixTable answers -1 when no prefix covers the address.
+        let idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.dst4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.dst6Offset);
+        if (idx <= 0) idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.src4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.src6Offset);
+        vi = idx <= 0 ? SLOT_NO_VNET : idx - 1;
+      }
+      slotVnet[k] = vi;
+      if (cache !== null && vi >= 0) {
+        const ver = view.ipVersion;
+        if (ver === 4) slotBucket[k] = cache.bucket4(view, vi);
+        else if (ver === 6) slotBucket[k] = cache.bucket6(view, data, vi);
+      }
+    }
+    if (cache !== null)
+      for (let k = 0; k < end - start; k++) {
+        const b = slotBucket[k];
+        if (b >= 0) t ^= cache.touch(b);
+      }
+    this.#touched = t;
+  }
+
+  /** Count, classify and copy packets [start, end) of a batch, prepared by {@link #prepare}. */
+  #classifyAndCopy(batch: PacketBatch, start: number, end: number): void {
+    const c = this.counters;
+    const cache = this.#cache;
+    const data = batch.data;
+    const rec = this.#record;
+    const views = this.#views;
+    for (let i = start; i < end; i++) {
+      const k = i - start;
+      const view = views[k];
       const off = batch.offsets[i];
       const len = batch.lengths[i];
       const wire = batch.wireLengths[i];
       c.packets++;
       c.bytes += wire;
-      if (!dissect(data, off, len, batch.linkType, view)) {
+      const vi = this.#slotVnet[k];
+      if (vi === SLOT_UNDISSECTED) {
         this.#drop(dissectErrorName(view.error));
         continue;
       }
@@ -307,24 +396,19 @@ export class ShadowEngine {
           cache.invalidate();
         }
       }
-      let v = named;
-      if (!v) {
-        // StaticPrefixTable answers -1 when no prefix covers the address.
-        let idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.dst4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.dst6Offset);
-        if (idx <= 0) idx = view.ipVersion === 4 ? this.#vnetOfAddress.lookup4(view.src4 >>> 0) : this.#vnetOfAddress.lookup6(data, view.src6Offset);
-        if (idx <= 0) {
-          this.#drop('no-vnet-for-address');
-          continue;
-        }
-        v = this.#vnets[idx - 1];
+      if (vi === SLOT_NO_VNET) {
+        this.#drop('no-vnet-for-address');
+        continue;
       }
+      const v = this.#vnets[vi];
       this.#enterInterval(v, timeMs);
 
       let session: number;
       let srcRoute: number;
       let dstRoute: number;
       const ver = view.ipVersion;
-      let entry = cache === null ? -1 : ver === 4 ? cache.find4(view, v.index) : ver === 6 ? cache.find6(view, data, v.index) : -1;
+      const bucket = this.#slotBucket[k];
+      let entry = bucket < 0 ? -1 : ver === 4 ? cache!.find4At(view, v.index, bucket) : cache!.find6At(view, data, v.index, bucket);
       if (entry >= 0) {
         const e = cache!.entries;
         session = e[entry + FLOW_SESSION];
@@ -344,8 +428,8 @@ export class ShadowEngine {
           srcRoute = v.facts.lookup6(data, view.src6Offset);
           dstRoute = v.facts.lookup6(data, view.dst6Offset);
         }
-        if (cache !== null && (ver === 4 || ver === 6))
-          entry = ver === 4 ? cache.store4(view, v.index, session, srcRoute, dstRoute) : cache.store6(view, data, v.index, session, srcRoute, dstRoute);
+        if (bucket >= 0)
+          entry = ver === 4 ? cache!.store4(view, v.index, session, srcRoute, dstRoute) : cache!.store6(view, data, v.index, session, srcRoute, dstRoute);
       }
       // Per-prefix traffic, for the PRA: counted in the flow's cache entry and folded into the routes' counters later.
       v.packets++;
@@ -378,13 +462,9 @@ export class ShadowEngine {
       rec.wireLength = wire;
       rec.tsSec = tsSec;
       rec.tsNsec = tsNsec;
+      rec.conversation = conversationHash(view, data);
       this.#sessionTargets[session].write(rec);
     }
-    if (cache) {
-      c.flowCacheHits = cache.hits;
-      c.flowCacheMisses = cache.misses;
-    }
-    for (const t of this.#targets.values()) t.endBatch?.();
   }
 
   // ---- flows carried as counts ----

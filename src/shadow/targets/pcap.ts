@@ -112,12 +112,15 @@ export class PcapTarget implements CopyTarget {
   #file: OpenFile | undefined;
   #seq = 0;
   #buf: Uint8Array;
-  /** Buffers whose bytes are on disk, for reuse. */
+  /** Buffers whose bytes are on disk, for reuse: as many as wait for the disk while a source heeds drain(), so none is made anew in a steady run. */
   readonly #spare: Uint8Array[] = [];
+  readonly #maxSpare: number;
   #dv: DataView;
   #used = 0;
   #chain: Promise<void> = Promise.resolve();
   #pendingBytes = 0;
+  /** Callers of drain() waiting for the pending bytes to fall to a quarter of the limit. */
+  #drainWaiters: (() => void)[] = [];
   /** Packet time (s) of the first copy gathered since the last hand-off (-1: none), and of the latest. */
   #firstSec = -1;
   #lastSec = 0;
@@ -136,6 +139,7 @@ export class PcapTarget implements CopyTarget {
     this.#format = options.format ?? 'pcap';
     this.#bufferBytes = options.bufferBytes ?? 1024 * 1024;
     this.#maxPending = options.maxPendingBytes ?? 32 * 1024 * 1024;
+    this.#maxSpare = Math.min(64, Math.ceil(this.#maxPending / 2 / Math.max(this.#bufferBytes, 4096)) + 2);
     this.#log = options.logger ?? silentLogger();
     if (this.#format !== 'pcap' && this.#format !== 'pcapng')
       throw new PacketIoError(
@@ -425,8 +429,13 @@ export class PcapTarget implements CopyTarget {
         this.#error('write-failed', err, file.path);
       } finally {
         this.#pendingBytes -= used;
+        if (this.#pendingBytes <= this.#maxPending / 4 && this.#drainWaiters.length > 0) {
+          const waiters = this.#drainWaiters;
+          this.#drainWaiters = [];
+          for (const w of waiters) w();
+        }
         // Written: the buffer can take the next copies.
-        if (buf.length === this.#standardLength && this.#spare.length < 4) this.#spare.push(buf);
+        if (buf.length === this.#standardLength && this.#spare.length < this.#maxSpare) this.#spare.push(buf);
       }
     });
     this.#firstSec = -1;
@@ -507,9 +516,15 @@ export class PcapTarget implements CopyTarget {
     if (this.#firstSec >= 0 && this.#lastSec - this.#firstSec >= 1) this.#handOff('flush');
   }
 
-  /** A promise while more than half of `maxPendingBytes` waits for the disk, else undefined. */
+  /**
+   * A promise while more than half of `maxPendingBytes` waits for the disk,
+   * else undefined. It resolves once the disk has taken enough that a
+   * quarter is left, so the disk still has work queued while the source
+   * goes on.
+   */
   drain(): Promise<void> | undefined {
-    return this.#pendingBytes > this.#maxPending / 2 ? this.#chain : undefined;
+    if (this.#pendingBytes <= this.#maxPending / 2) return undefined;
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   /** Write out everything buffered; resolves when it is on disk (in the OS's hands). */
