@@ -288,4 +288,25 @@ describe('ShadowEngine', () => {
     expect(whole.sessions[1].copied).toBeGreaterThan(50);
     for (const length of [1, 100, 256, 257, 512]) expect(await runIn(length), `batches of ${length}`).toEqual(whole);
   });
+  it('judges route age at each packet time with the flow cache on, emptying the cache only when a route ages past a window', async () => {
+    const { rib, run, copied, engine, advance } = setup(`
+    - { name: fresh, vnet: prod, priority: 1, target: asc, rules: [{ action: accept, destinationRoute: { announcedWithin: 10m } }] }`);
+    engine.start();
+    // Announced at the clock's time, which is also the first packet's time.
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001, 65010]));
+    const packet = toCritical(1)[0];
+    // One flow, a packet every 2 s up to 9 min 58 s: all copied, from one decision.
+    await run(new Array<FrameSpec>(300).fill(packet), { gapSec: 2 });
+    expect(copied()).toBe(300);
+    expect(engine.counters.flowCacheMisses).toBe(1);
+    // At 10 min the route is still fresh; from 10 min 1 s it is not, although the flow's decision was cached.
+    await run(new Array<FrameSpec>(10).fill(packet), { gapSec: 1 });
+    expect(copied()).toBe(301);
+    expect(engine.counters.flowCacheMisses).toBe(2);
+    // Packet time going back before that instant (another capture replayed): fresh again.
+    advance(-311);
+    await run([packet]);
+    expect(copied()).toBe(302);
+    expect(engine.counters.flowCacheMisses).toBe(3);
+  });
 });

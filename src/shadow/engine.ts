@@ -141,8 +141,13 @@ interface VnetState {
 
 const newSessionCounters = (): SessionCounters => ({ matched: 0, copied: 0, truncated: 0, bytes: 0, sampledOut: 0, shed: {} });
 
-function hasTimeConditions(sessions: readonly MirrorSessionConfig[]): boolean {
-  return sessions.some((s) => s.rules.some((r) => r.sourceRoute?.announcedWithin !== undefined || r.destinationRoute?.announcedWithin !== undefined));
+/** The distinct `announcedWithin` windows of the sessions' rules, ms (none: no session depends on route age). */
+function ageWindowsMs(sessions: readonly MirrorSessionConfig[]): number[] {
+  const ws = new Set<number>();
+  for (const s of sessions)
+    for (const r of s.rules)
+      for (const m of [r.sourceRoute, r.destinationRoute]) if (m?.announcedWithin !== undefined) ws.add(m.announcedWithin * 1000);
+  return [...ws];
 }
 
 /** Packets taken through each step together (see ShadowEngine.#prepare). */
@@ -208,7 +213,20 @@ export class ShadowEngine {
   #sessionCounters = new Map<string, SessionCounters>();
   #counterList: SessionCounters[] = [];
   #timeSensitive = false;
-  #lastSecond = -1;
+  /** The sessions' route-age windows, ms. */
+  #ageWindows: number[] = [];
+  /**
+   * With route-age conditions: the span of packet time [#ageLo, #ageHi]
+   * in which the flow cache's decisions were made holds no instant at which
+   * a condition changes its answer (a route set at t stops being "announced
+   * within w" after t + w); #ageNext is the first such instant from #ageHi
+   * on, #agePrev the last one before #ageLo. A packet outside the span that
+   * would take one in empties the cache and starts a new span.
+   */
+  #ageLo = Infinity;
+  #ageHi = -Infinity;
+  #ageNext = -Infinity;
+  #agePrev = Infinity;
   #sub: Subscription | null = null;
   #statsIntervalMs: number;
   #started = false;
@@ -390,10 +408,12 @@ export class ShadowEngine {
       const tsNsec = batch.tsNsec[i];
       const timeMs = tsSec * 1000 + tsNsec / 1e6;
       if (this.#timeSensitive && cache) {
-        const second = Math.floor(tsSec);
-        if (second !== this.#lastSecond) {
-          this.#lastSecond = second;
-          cache.invalidate();
+        if (timeMs > this.#ageHi) {
+          if (timeMs > this.#ageNext) this.#newAgeSpan(timeMs);
+          else this.#ageHi = timeMs;
+        } else if (timeMs < this.#ageLo) {
+          if (timeMs <= this.#agePrev) this.#newAgeSpan(timeMs);
+          else this.#ageLo = timeMs;
         }
       }
       if (vi === SLOT_NO_VNET) {
@@ -641,6 +661,34 @@ export class ShadowEngine {
     return slot;
   }
 
+  /**
+   * A packet at `timeMs` lies across a route-age instant from the cache's
+   * decisions: forget them, and find the instants around the new span.
+   */
+  #newAgeSpan(timeMs: number): void {
+    this.#cache?.invalidate();
+    this.#ageLo = this.#ageHi = timeMs;
+    let next = Infinity;
+    let prev = -Infinity;
+    for (const v of this.#vnets)
+      for (const w of this.#ageWindows) {
+        const n = v.facts.firstAnnounceAtOrAfter(timeMs - w) + w;
+        if (n < next) next = n;
+        const p = v.facts.lastAnnounceBefore(timeMs - w) + w;
+        if (p > prev) prev = p;
+      }
+    this.#ageNext = next;
+    this.#agePrev = prev;
+  }
+
+  /** Forget the span: routes or sessions changed (the cache is emptied with it). */
+  #resetAgeSpan(): void {
+    this.#ageLo = Infinity;
+    this.#ageHi = -Infinity;
+    this.#ageNext = -Infinity;
+    this.#agePrev = Infinity;
+  }
+
   #commitRoutes(): void {
     let changed = 0;
     let pending = false;
@@ -652,6 +700,7 @@ export class ShadowEngine {
     if (changed > 0) {
       this.counters.routeChangesCommitted += changed;
       this.#cache?.invalidate();
+      this.#resetAgeSpan();
     }
   }
 
@@ -735,9 +784,11 @@ export class ShadowEngine {
     for (const s of sessions) counters.set(s.name, this.#sessionCounters.get(s.name) ?? newSessionCounters());
     this.#sessionCounters = counters;
     this.#counterList = sessions.map((s) => counters.get(s.name)!);
-    this.#timeSensitive = hasTimeConditions(sessions);
+    this.#ageWindows = ageWindowsMs(sessions);
+    this.#timeSensitive = this.#ageWindows.length > 0;
     this.#sessions = sessions;
     this.#cache?.invalidate();
+    this.#resetAgeSpan();
     previous?.release();
   }
 

@@ -85,6 +85,30 @@ describe('RouteFactTable longest-prefix match', () => {
     });
   }
 
+  it('keeps the announce times of the routes set, in order, for route-age conditions', () => {
+    const t = new RouteFactTable({ vnet: 'v' });
+    t.setLocal([parsePrefix('10.0.0.0/8')]);
+    for (const [prefix, time] of [
+      ['192.0.2.0/24', 5000],
+      ['198.51.100.0/24', 5000],
+      ['203.0.113.0/24', 9000],
+      // An event older than the newest (out of order): filed in its place.
+      ['192.0.2.0/25', 7000],
+    ] as const)
+      t.apply(best(prefix, path(), time));
+    t.commit();
+    expect([t.firstAnnounceAtOrAfter(0), t.firstAnnounceAtOrAfter(5001), t.firstAnnounceAtOrAfter(7001), t.firstAnnounceAtOrAfter(9001)]).toEqual([5000, 7000, 9000, Infinity]);
+    expect([t.lastAnnounceBefore(5000), t.lastAnnounceBefore(7000), t.lastAnnounceBefore(1e9)]).toEqual([-Infinity, 5000, 9000]);
+    // The same attributes again change nothing, so no new time; other attributes do.
+    t.apply(best('203.0.113.0/24', path(), 12_000));
+    t.apply(best('198.51.100.0/24', path(attrs({ med: 7 })), 13_000));
+    t.commit();
+    expect(t.firstAnnounceAtOrAfter(9001)).toBe(13_000);
+    // A snapshot replaces them all with its own time.
+    t.replace([{ prefix: parsePrefix('192.0.2.0/24'), best: path() }], 20_000);
+    expect([t.firstAnnounceAtOrAfter(0), t.lastAnnounceBefore(1e9)]).toEqual([20_000, 20_000]);
+  });
+
   it('IPv4 after a snapshot load (DIR-24-8 built in one pass) matches a brute-force reference, then under changes', () => {
     const table = new RouteFactTable({ vnet: 'v', dirThreshold: 0 });
     fc.assert(

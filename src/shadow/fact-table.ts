@@ -554,6 +554,10 @@ export class RouteFactTable {
   routeGroup = new Int32Array(1024);
   /** Clock time (ms) when the current best path of route i was installed. */
   announcedAt = new Float64Array(1024);
+  /** Distinct announce times of the routes set, ascending (`#nTimes` of them), and the latest one forgotten (-Infinity: none). */
+  #times = new Float64Array(64);
+  #nTimes = 0;
+  #timesForgotten = -Infinity;
   /** The same two facts side by side, for one memory access per packet: `routeMeta[2i]` = group of route i, `routeMeta[2i + 1]` = its `announcedAt`. */
   routeMeta = new Float64Array(2048);
   #routeLen = new Uint8Array(1024);
@@ -708,6 +712,60 @@ export class RouteFactTable {
     return q.length;
   }
 
+  // ---- announce times (for route-age conditions) ----
+
+  /**
+   * Note that a route was set with announce time `t`: the distinct times
+   * are kept in order (appended in the usual case of a clock that moves
+   * forward). Past 2^20 of them the older half is forgotten.
+   */
+  #noteTime(t: number): void {
+    let n = this.#nTimes;
+    const times = this.#times;
+    if (n > 0 && times[n - 1] >= t) {
+      if (times[n - 1] === t) return;
+      // Earlier than the latest: insert in order (rare).
+      const at = lowerBound(times, n, t);
+      if (at < n && times[at] === t) return;
+      if (n === times.length) this.#growTimes();
+      this.#times.copyWithin(at + 1, at, n);
+      this.#times[at] = t;
+      this.#nTimes = n + 1;
+      return;
+    }
+    if (n >= MAX_TIMES) {
+      // Forget the older half: queries reaching before what is kept answer "unknown".
+      const half = n >>> 1;
+      this.#timesForgotten = times[half - 1];
+      times.copyWithin(0, half, n);
+      n -= half;
+    } else if (n === times.length) this.#growTimes();
+    this.#times[n] = t;
+    this.#nTimes = n + 1;
+  }
+
+  #growTimes(): void {
+    const bigger = new Float64Array(this.#times.length * 2);
+    bigger.set(this.#times);
+    this.#times = bigger;
+  }
+
+  /** The earliest announce time ≥ `t` of the routes set (and not replaced by a snapshot) so far, or Infinity. */
+  firstAnnounceAtOrAfter(t: number): number {
+    const at = lowerBound(this.#times, this.#nTimes, t);
+    return at < this.#nTimes ? this.#times[at] : Infinity;
+  }
+
+  /**
+   * The latest announce time < `t` of those routes, or -Infinity; Infinity
+   * when times before `t` may have been forgotten (see {@link #noteTime}).
+   */
+  lastAnnounceBefore(t: number): number {
+    if (t <= this.#timesForgotten) return Infinity;
+    const at = lowerBound(this.#times, this.#nTimes, t);
+    return at > 0 ? this.#times[at - 1] : this.#timesForgotten;
+  }
+
   // ---- lookups (hot path) ----
 
   /** Route index of the longest IPv4 prefix containing `addr` (uint32), or 0. */
@@ -838,6 +896,7 @@ export class RouteFactTable {
       this.announcedAt[existing] = time;
       this.routeMeta[existing * 2] = g;
       this.routeMeta[existing * 2 + 1] = time;
+      if (!local) this.#noteTime(time);
       return;
     }
     const r = this.#allocRoute();
@@ -845,6 +904,7 @@ export class RouteFactTable {
     this.announcedAt[r] = time;
     this.routeMeta[r * 2] = g;
     this.routeMeta[r * 2 + 1] = time;
+    if (!local) this.#noteTime(time);
     this.#routeLen[r] = prefix.length;
     this.#routePath[r] = best;
     if (v4) {
@@ -898,6 +958,8 @@ export class RouteFactTable {
   }
 
   #reset(): void {
+    // The snapshot's routes bring their own times.
+    this.#nTimes = 0;
     this.#exact4.clear();
     this.#exact6.clear();
     if (this.#tbl24 !== null) this.#tbl24.fill(0);
@@ -1145,4 +1207,19 @@ function numberBytes(n: number): Uint8Array {
 export function canonicalAddress(s: string): string {
   const b = tryParseAddress(s);
   return b === undefined ? s : formatAddress(b);
+}
+
+/** Distinct announce times a fact table keeps (see RouteFactTable.#noteTime). */
+const MAX_TIMES = 1 << 20;
+
+/** Index of the first of `xs[0, n)` (ascending) that is ≥ `t`; `n` when none. */
+function lowerBound(xs: Float64Array, n: number, t: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

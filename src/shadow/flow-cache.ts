@@ -11,7 +11,8 @@
  * the second. Entries carry the epoch they were computed in; the engine
  * bumps the epoch whenever anything a decision depends on changes (routes
  * committed, IP sets replaced, sessions swapped, a statistics interval
- * closed, the clock crossing a second when sessions depend on route age),
+ * closed, packet time passing an instant at which a session's route-age
+ * condition changes its answer),
  * so a stale decision is never used.
  *
  * Counting: {@link count} adds a packet to its flow's entry; the counts go
