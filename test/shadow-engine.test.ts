@@ -309,4 +309,63 @@ describe('ShadowEngine', () => {
     expect(copied()).toBe(302);
     expect(engine.counters.flowCacheMisses).toBe(3);
   });
+  it('forgets only the cached decisions a routing change concerns, and follows the change at the next batch', async () => {
+    const { rib, run, copied, engine } = setup(`
+    - name: from-65010
+      vnet: prod
+      priority: 10
+      target: asc
+      rules: [{ action: accept, protocol: tcp, destinationRoute: { originAs: [65010] } }]`);
+    engine.start();
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001, 65010]));
+    rib.announce('p1', parsePrefix('10.20.0.0/16'), attrs([65001, 65020]));
+    const to10 = toCritical(20);
+    const to10sub = toCritical(5, { dst: '10.10.9.9' });
+    const to20 = toCritical(20, { dst: '10.20.0.9' });
+    await run([...to10, ...to10sub, ...to20]);
+    expect(copied()).toBe(25);
+    const misses = () => engine.counters.flowCacheMisses;
+    expect(misses()).toBe(45);
+    // Another origin for 10.20/16: only its 20 flows are classified again (and still not copied).
+    rib.announce('p1', parsePrefix('10.20.0.0/16'), attrs([65001, 65030]));
+    await run([...to10, ...to10sub, ...to20]);
+    expect(copied()).toBe(50);
+    expect(misses()).toBe(65);
+    expect(engine.counters.flowDecisionsForgotten).toBe(20);
+    // A more specific 10.10.9.0/24 from another origin: its flows stop being copied; the rest of 10.10/16 keep being.
+    rib.announce('p1', parsePrefix('10.10.9.0/24'), attrs([65001, 65099]));
+    await run([...to10, ...to10sub, ...to20]);
+    expect(copied()).toBe(70);
+    // The 25 flows that had 10.10/16 as their destination route were forgotten.
+    expect(misses()).toBe(90);
+    // Withdrawn again: those five are copied again.
+    rib.withdraw('p1', parsePrefix('10.10.9.0/24'));
+    await run([...to10, ...to10sub, ...to20]);
+    expect(copied()).toBe(95);
+    expect(misses()).toBe(95);
+  });
+  it('counts a flow under the route it had when each packet was seen, across routing changes within an interval', async () => {
+    const { rib, run, stats, engine, advance } = setup(`
+    - { name: none, vnet: prod, priority: 1, target: asc, rules: [{ action: reject }] }`);
+    engine.start();
+    rib.announce('p1', parsePrefix('10.10.0.0/16'), attrs([65001]));
+    rib.announce('p1', parsePrefix('10.30.0.0/16'), attrs([65001]));
+    const flow = toCritical(1)[0]; // 10.1.0.1 → 10.10.1.5
+    const other = { ...flow, dst: '10.30.0.7' };
+    await run([flow, flow, other, other, other]);
+    // A more specific route takes the flow's destination; 10.30/16 is withdrawn, and its route index may be given to a new prefix.
+    rib.announce('p1', parsePrefix('10.10.1.0/24'), attrs([65001]));
+    rib.withdraw('p1', parsePrefix('10.30.0.0/16'));
+    await run([flow]);
+    rib.announce('p1', parsePrefix('10.40.0.0/16'), attrs([65001]));
+    await run([flow, { ...flow, dst: '10.40.0.9' }]);
+    advance(20);
+    await run([flow]);
+    expect(stats).toHaveLength(1);
+    const byPrefix = Object.fromEntries(stats[0].prefixes.filter((p) => p.packetsIn > 0).map((p) => [p.prefix, p.packetsIn]));
+    // 10.30/16's three packets are reported under it although it was withdrawn during the interval, and not under
+    // 10.40/16, which may have taken its route index.
+    expect(byPrefix).toEqual({ '10.10.0.0/16': 2, '10.10.1.0/24': 2, '10.30.0.0/16': 3, '10.40.0.0/16': 1 });
+    expect(stats[0].packets).toBe(8);
+  });
 });

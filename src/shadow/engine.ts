@@ -81,6 +81,8 @@ export interface EngineCounters {
   routeChangesCommitted: number;
   flowCacheHits: number;
   flowCacheMisses: number;
+  /** Cached flow decisions forgotten because a route they were made with changed (a snapshot or local-route change forgets all, not counted here). */
+  flowDecisionsForgotten: number;
   /** Flows counted whole, without their packets ({@link ShadowEngine.countFlow}), and their packets (included in `packets`). */
   flowsCounted: number;
   packetsCounted: number;
@@ -126,10 +128,15 @@ interface VnetState {
    * + 1 (0: not seen), `touched[slot]` the route. Counters of slot s:
    * packets in (as destination) at `traffic[4s]`, bytes in at 4s+1, packets
    * and bytes out (as source) at 4s+2, 4s+3. Only routes that carried
-   * traffic take memory and time at the end of an interval.
+   * traffic take memory and time at the end of an interval. `slotPrefix[slot]`
+   * is the route's prefix when the slot was made: a route withdrawn during
+   * the interval is still reported, and when its index comes to mean another
+   * prefix (or a snapshot reloads the table) the slot is detached
+   * (`slotOf[route]` 0) and that prefix gets a slot of its own.
    */
   slotOf: Int32Array;
   touched: Int32Array;
+  slotPrefix: (Prefix | undefined)[];
   nTouched: number;
   traffic: Float64Array;
   packets: number;
@@ -177,6 +184,7 @@ export class ShadowEngine {
     flowCacheHits: 0,
     flowCacheMisses: 0,
     flowsCounted: 0,
+    flowDecisionsForgotten: 0,
     packetsCounted: 0,
   };
   readonly ipSets = new IpSetRegistry();
@@ -227,6 +235,8 @@ export class ShadowEngine {
   #ageHi = -Infinity;
   #ageNext = -Infinity;
   #agePrev = Infinity;
+  /** Packets classified since routes were last committed (see #commitRoutes). */
+  #packetsSinceCommit = 0;
   #sub: Subscription | null = null;
   #statsIntervalMs: number;
   #started = false;
@@ -250,6 +260,7 @@ export class ShadowEngine {
         tagList: v.prefixTags,
         slotOf: new Int32Array(1024),
         touched: new Int32Array(1024),
+        slotPrefix: [],
         nTouched: 0,
         traffic: new Float64Array(4 * 1024),
         packets: 0,
@@ -294,6 +305,10 @@ export class ShadowEngine {
           if (!(err instanceof NotFoundError)) throw err;
         }
       }
+      // Loaded whole: no decision made before stands.
+      for (const v of this.#vnets) v.facts.takeChanges();
+      this.#cache?.invalidate();
+      this.#resetAgeSpan();
     }
     this.#commitRoutes();
   }
@@ -314,6 +329,7 @@ export class ShadowEngine {
     const rec = this.#record;
     rec.data = batch.data;
     rec.linkType = batch.linkType;
+    this.#packetsSinceCommit += batch.count;
     for (let start = 0; start < batch.count; start += STAGE) {
       const end = Math.min(batch.count, start + STAGE);
       this.#prepare(batch, start, end, named);
@@ -657,8 +673,23 @@ export class ShadowEngine {
       v.traffic = c;
     }
     v.touched[slot] = route;
+    v.slotPrefix[slot] = v.facts.prefixOf(route);
     v.slotOf[route] = slot + 1;
     return slot;
+  }
+
+  /** After a commit: detach the slots of `routes` (every touched one when null) whose index now means another prefix, or none. */
+  #detachSlots(v: VnetState, routes: readonly number[] | null): void {
+    const check = (r: number): void => {
+      const s = r < v.slotOf.length ? v.slotOf[r] : 0;
+      if (s === 0) return;
+      const was = v.slotPrefix[s - 1];
+      const now = v.facts.route(r)?.prefix;
+      if (was === undefined || now === undefined || was.length !== now.length || was.afi !== now.afi || !was.address.every((b, i) => now.address[i] === b))
+        v.slotOf[r] = 0;
+    };
+    if (routes === null) for (let j = 0; j < v.nTouched; j++) check(v.touched[j]);
+    else for (const r of routes) check(r);
   }
 
   /**
@@ -694,14 +725,69 @@ export class ShadowEngine {
     let pending = false;
     for (const v of this.#vnets) if (v.facts.pending > 0) pending = true;
     if (!pending) return;
-    // The flows' counts name routes that the commit may change: fold them first.
-    this.#cache?.foldAll();
+    // The flows' counts name routes. A snapshot or new local routes give
+    // every route index a new meaning: fold the counts first. Otherwise an
+    // index keeps its meaning through the commit (a withdrawn route's index
+    // is reused only from the next commit on), and the counts of the flows
+    // whose routes changed are folded as their decisions are forgotten.
+    const cache = this.#cache;
+    if (cache && this.#vnets.some((v) => v.facts.pending > 0 && v.facts.pendingReset)) cache.foldAll();
     for (const v of this.#vnets) if (v.facts.pending > 0) changed += v.facts.commit();
-    if (changed > 0) {
-      this.counters.routeChangesCommitted += changed;
+    if (changed === 0) return;
+    this.counters.routeChangesCommitted += changed;
+    // Forget the cached decisions made with a route that changed; all of
+    // them after a snapshot, or when commits come so close together (a burst
+    // of updates) that few of the cached flows would be seen again before
+    // the next one: forgetting them all is then cheaper than reading
+    // through them.
+    let all = false;
+    const changes: (readonly number[] | undefined)[] = [];
+    for (const v of this.#vnets) {
+      const ch = v.facts.takeChanges();
+      if (ch.all) all = true;
+      changes[v.index] = ch.all ? undefined : ch.routes;
+    }
+    const packets = this.#packetsSinceCommit;
+    this.#packetsSinceCommit = 0;
+    if (cache) {
+      if (all || packets * 64 < cache.decisionsFiled) all = true;
+      else {
+        const n = cache.forgetRoutes(changes);
+        if (n >= 0) this.counters.flowDecisionsForgotten += n;
+        else all = true;
+      }
+      if (all) cache.invalidate();
+    }
+    // The counts folded just now went to the slots of the routes as they were; new counts go to new slots.
+    for (const v of this.#vnets) this.#detachSlots(v, changes[v.index] ?? null);
+    if (all || !cache) this.#resetAgeSpan();
+    else this.#recheckAgeSpan();
+  }
+
+  /**
+   * After a commit that kept the flow cache: the routes set may bring
+   * route-age instants. One inside the span would split its decisions:
+   * empty the cache then; otherwise find the instants around it again.
+   */
+  #recheckAgeSpan(): void {
+    if (!this.#timeSensitive || this.#ageLo > this.#ageHi) return;
+    let next = Infinity;
+    let prev = -Infinity;
+    const lo = this.#ageLo;
+    for (const v of this.#vnets)
+      for (const w of this.#ageWindows) {
+        const n = v.facts.firstAnnounceAtOrAfter(lo - w) + w;
+        if (n < next) next = n;
+        const p = v.facts.lastAnnounceBefore(lo - w) + w;
+        if (p > prev) prev = p;
+      }
+    if (next < this.#ageHi) {
       this.#cache?.invalidate();
       this.#resetAgeSpan();
+      return;
     }
+    this.#ageNext = next;
+    this.#agePrev = prev;
   }
 
   // ---- traffic statistics ----
@@ -714,18 +800,18 @@ export class ShadowEngine {
     const apps = new Map<string, { app: string; packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number }>();
     const t = v.traffic;
     const n = v.nTouched;
-    // In route order, as a scan of every route would give them.
-    const order = v.touched.slice(0, n).sort();
+    // In route order, as a scan of every route would give them (a detached slot before its route's new one).
+    const order = Array.from({ length: n }, (_, slot) => slot).sort((a, b) => v.touched[a] - v.touched[b] || a - b);
     for (let j = 0; j < n; j++) {
-      const i = order[j];
-      const k = (v.slotOf[i] - 1) << 2;
+      const slot = order[j];
+      const k = slot << 2;
       if (t[k] === 0 && t[k + 2] === 0) continue;
-      const route = v.facts.route(i);
-      if (!route) continue;
-      const tagIdx = route.prefix.afi === 1 ? v.tags.lookup4(readIpv4(route.prefix.address)) : v.tags.lookup6(route.prefix.address, 0);
+      const prefix = v.slotPrefix[slot];
+      if (!prefix) continue;
+      const tagIdx = prefix.afi === 1 ? v.tags.lookup4(readIpv4(prefix.address)) : v.tags.lookup6(prefix.address, 0);
       const tags = tagIdx > 0 ? v.tagList[tagIdx - 1].tags : undefined;
       const app = tags && typeof tags.app === 'string' ? tags.app : undefined;
-      const entry: PrefixTraffic = { prefix: formatPrefix(route.prefix), packetsIn: t[k], bytesIn: t[k + 1], packetsOut: t[k + 2], bytesOut: t[k + 3] };
+      const entry: PrefixTraffic = { prefix: formatPrefix(prefix), packetsIn: t[k], bytesIn: t[k + 1], packetsOut: t[k + 2], bytesOut: t[k + 3] };
       if (app) entry.app = app;
       if (tags) entry.tags = { ...tags };
       prefixes.push(entry);
@@ -749,7 +835,8 @@ export class ShadowEngine {
       prefixes,
       applications: [...apps.values()],
     };
-    for (let j = 0; j < n; j++) v.slotOf[order[j]] = 0;
+    for (let j = 0; j < n; j++) v.slotOf[v.touched[j]] = 0;
+    v.slotPrefix.length = 0;
     v.traffic.fill(0, 0, n * 4);
     v.nTouched = 0;
     v.packets = v.bytes = v.unroutedPackets = v.unroutedBytes = 0;

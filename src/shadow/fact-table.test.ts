@@ -109,6 +109,39 @@ describe('RouteFactTable longest-prefix match', () => {
     expect([t.firstAnnounceAtOrAfter(0), t.lastAnnounceBefore(1e9)]).toEqual([20_000, 20_000]);
   });
 
+  it('names the routes a commit changed, so that only decisions made with them are forgotten', () => {
+    for (const dirThreshold of [0, 1_000_000]) {
+      const t = new RouteFactTable({ vnet: 'v', dirThreshold });
+      const index = (p: string): number => t.lookup(parsePrefix(p).address)!.index;
+      for (const p of ['10.0.0.0/8', '10.1.0.0/16', '2001:db8::/32']) t.apply(best(p, path()));
+      t.commit();
+      expect(t.takeChanges().all).toBe(true);
+      const r8 = index('10.0.0.0/8');
+      const r16 = index('10.1.0.0/16');
+      const r6 = index('2001:db8::/32');
+      // A new /24 inside the /16 takes addresses from it; a new /24 outside every route takes unrouted ones (0).
+      t.apply(best('10.1.2.0/24', path()));
+      t.apply(best('192.0.2.0/24', path()));
+      t.apply(best('2001:db8:1::/48', path()));
+      t.commit();
+      // Each new prefix's own index is named too (it may have meant a withdrawn route before).
+      expect(t.takeChanges()).toEqual({ all: false, routes: [r16, index('10.1.2.0/24'), 0, index('192.0.2.0/24'), r6, index('2001:db8:1::/48')] });
+      // Other facts for the /8; the same facts again for the /16 (nothing); the /16 withdrawn.
+      t.apply(best('10.0.0.0/8', path(attrs({ med: 9 }))));
+      t.apply(best('10.1.0.0/16', path()));
+      t.apply(best('10.1.0.0/16', null));
+      t.commit();
+      expect(t.takeChanges()).toEqual({ all: false, routes: [r8, r16] });
+      expect(t.takeChanges()).toEqual({ all: false, routes: [] });
+      // The withdrawn /16's index is not given to a new prefix in the commit that freed it, only in a later one.
+      t.apply(best('10.2.0.0/16', path()));
+      t.commit();
+      expect(index('10.2.0.0/16')).toBe(r16);
+      t.replace([{ prefix: parsePrefix('10.0.0.0/8'), best: path() }], 5000);
+      expect(t.takeChanges().all).toBe(true);
+    }
+  });
+
   it('IPv4 after a snapshot load (DIR-24-8 built in one pass) matches a brute-force reference, then under changes', () => {
     const table = new RouteFactTable({ vnet: 'v', dirThreshold: 0 });
     fc.assert(

@@ -368,6 +368,21 @@ export class Prefix6Map {
     return true;
   }
 
+  /** Value of the longest prefix strictly shorter than `len` containing `address`, or -1. */
+  covering(address: Uint8Array, len: number): number {
+    const a = readWord(address, 0);
+    const b = readWord(address, 4);
+    const c = readWord(address, 8);
+    const d = readWord(address, 12);
+    for (let l = len - 1; l >= 0; l--) {
+      if (this.#count[l] === 0) continue;
+      const k = l * 4;
+      const v = this.#byLen[l]!.get(a & MASK6[k], b & MASK6[k + 1], c & MASK6[k + 2], d & MASK6[k + 3]);
+      if (v !== EMPTY) return v;
+    }
+    return EMPTY;
+  }
+
   /** Value of the longest prefix containing the address whose words are a, b, c, d; or -1. */
   lookupWords(a: number, b: number, c: number, d: number): number {
     const lb = this.#lenBits;
@@ -557,6 +572,9 @@ export class RouteFactTable {
   /** Distinct announce times of the routes set, ascending (`#nTimes` of them), and the latest one forgotten (-Infinity: none). */
   #times = new Float64Array(64);
   #nTimes = 0;
+  /** Routes changed since the last takeChanges(), or all of them. */
+  #changedRoutes: number[] = [];
+  #changedAll = true;
   #timesForgotten = -Infinity;
   /** The same two facts side by side, for one memory access per packet: `routeMeta[2i]` = group of route i, `routeMeta[2i + 1]` = its `announcedAt`. */
   routeMeta = new Float64Array(2048);
@@ -567,6 +585,8 @@ export class RouteFactTable {
   #routePrefix: (Prefix | undefined)[] = [undefined];
   #routePath: (PathSummary | undefined)[] = [undefined];
   #freeRoutes: number[] = [];
+  /** Indices freed in the current commit (see #freeRoute). */
+  #freedLater: number[] = [];
   #nextRoute = 1;
   #routes4 = 0;
   #routes6 = 0;
@@ -616,6 +636,11 @@ export class RouteFactTable {
   /** Number of queued changes not yet committed. */
   get pending(): number {
     return this.#pending.length;
+  }
+
+  /** Whether a queued change replaces the table or its local routes (route indices then change meaning at the next commit). */
+  get pendingReset(): boolean {
+    return this.#pending.some((c) => c.kind === 'snapshot' || c.kind === 'local');
   }
 
   // ---- feeding ----
@@ -682,6 +707,9 @@ export class RouteFactTable {
     const q = this.#pending;
     if (q.length === 0) return 0;
     this.#pending = [];
+    // Indices freed by the last commit may be given to new routes now.
+    for (const r of this.#freedLater) this.#freeRoutes.push(r);
+    this.#freedLater = [];
     // A commit that resets the table (a snapshot load) fills the exact maps
     // first and builds the DIR-24-8 once at the end, instead of per route.
     const bulk = q.some((c) => c.kind === 'snapshot');
@@ -710,6 +738,35 @@ export class RouteFactTable {
     this.stats.applied += applied;
     this.stats.commits++;
     return q.length;
+  }
+
+  // ---- what commits changed (for the flow cache) ----
+
+  /** Note that decisions made with route `r` (0: with no route) may no longer hold. */
+  #changed(r: number): void {
+    if (this.#changedAll) return;
+    if (this.#changedRoutes.length >= MAX_CHANGED) {
+      this.#changedAll = true;
+      this.#changedRoutes = [];
+      return;
+    }
+    this.#changedRoutes.push(r);
+  }
+
+  /**
+   * What the commits since the last call changed, and forget it: `routes`,
+   * the route indices whose lookups or facts may have changed (a route
+   * whose facts changed or that was withdrawn, the route a new prefix took
+   * addresses from, 0 when a new prefix took unrouted ones), so that a
+   * decision made with neither the source's nor the destination's route
+   * among them still holds; or `all`: any may have (a snapshot, local
+   * routes, or more than 65,536 routes between calls).
+   */
+  takeChanges(): { readonly all: boolean; readonly routes: readonly number[] } {
+    const out = { all: this.#changedAll, routes: this.#changedRoutes };
+    this.#changedAll = false;
+    this.#changedRoutes = [];
+    return out;
   }
 
   // ---- announce times (for route-age conditions) ----
@@ -807,6 +864,19 @@ export class RouteFactTable {
     return { index, prefix, best, announcedAt: this.announcedAt[index] };
   }
 
+  /**
+   * The prefix of route `index`: of an installed route, or of one withdrawn
+   * since (whose index no other route has taken yet: not before the next
+   * commit). Undefined for an index never used.
+   */
+  prefixOf(index: number): Prefix | undefined {
+    if (index <= 0 || index >= this.#nextRoute) return undefined;
+    const p = this.#routePrefix[index];
+    if (p !== undefined) return p;
+    const len = this.#routeLen[index];
+    return { afi: Afi.IPV4, length: len, address: numberBytes(this.#routeKey4[index]) };
+  }
+
   /** Every installed route (not for hot paths). */
   *routes(): Iterable<RouteFact> {
     for (let i = 1; i < this.#nextRoute; i++) {
@@ -870,6 +940,7 @@ export class RouteFactTable {
   }
 
   #setLocal(prefixes: readonly Prefix[]): void {
+    this.#changedAll = true;
     for (const p of this.#local) this.#delete(p, true);
     this.#local = prefixes;
     for (const p of prefixes) this.#set(p, LOCAL_PATH, 0, true);
@@ -897,9 +968,17 @@ export class RouteFactTable {
       this.routeMeta[existing * 2] = g;
       this.routeMeta[existing * 2 + 1] = time;
       if (!local) this.#noteTime(time);
+      this.#changed(existing);
       return;
     }
+    // A new prefix takes addresses from the route that covered it (0: from the unrouted ones).
+    if (!this.#bulk) {
+      const cover = v4 ? this.#exact4.covering(key4, prefix.length) : this.#exact6.covering(prefix.address, prefix.length);
+      this.#changed(cover > 0 ? cover : 0);
+    }
     const r = this.#allocRoute();
+    // The index may have meant a route withdrawn before: it means this one now.
+    if (!this.#bulk) this.#changed(r);
     const g = (this.routeGroup[r] = this.#acquireGroup(best));
     this.announcedAt[r] = time;
     this.routeMeta[r * 2] = g;
@@ -940,6 +1019,7 @@ export class RouteFactTable {
         this.#dirDelete(key4 >>> 0, prefix.length, r, cover < 0 ? NO_ROUTE : cover);
       }
       this.#routes4--;
+      this.#changed(r);
       this.#freeRoute(r);
     } else {
       const r = this.#exact6.get(prefix.address, prefix.length);
@@ -953,13 +1033,15 @@ export class RouteFactTable {
       }
       this.#exact6.delete(prefix.address, prefix.length);
       this.#routes6--;
+      this.#changed(r);
       this.#freeRoute(r);
     }
   }
 
   #reset(): void {
-    // The snapshot's routes bring their own times.
+    // The snapshot's routes bring their own times, and any route may have changed.
     this.#nTimes = 0;
+    this.#changedAll = true;
     this.#exact4.clear();
     this.#exact6.clear();
     if (this.#tbl24 !== null) this.#tbl24.fill(0);
@@ -969,6 +1051,7 @@ export class RouteFactTable {
     this.#routePrefix = [undefined];
     this.#routePath = [undefined];
     this.#freeRoutes = [];
+    this.#freedLater = [];
     this.#nextRoute = 1;
     this.#routes4 = 0;
     this.#routes6 = 0;
@@ -1004,8 +1087,8 @@ export class RouteFactTable {
   #freeRoute(r: number): void {
     this.#releaseGroup(this.routeGroup[r]);
     this.#routePath[r] = undefined;
-    this.#routePrefix[r] = undefined;
-    this.#freeRoutes.push(r);
+    // The prefix stays readable (prefixOf) until the index is reused. Reusable from the next commit on: until then the index still means the withdrawn route to whoever holds it (the flow cache's counts).
+    this.#freedLater.push(r);
   }
 
   #acquireGroup(p: PathSummary): number {
@@ -1208,6 +1291,9 @@ export function canonicalAddress(s: string): string {
   const b = tryParseAddress(s);
   return b === undefined ? s : formatAddress(b);
 }
+
+/** Changed routes a fact table lists between takeChanges() calls before it answers "all". */
+const MAX_CHANGED = 65536;
 
 /** Distinct announce times a fact table keeps (see RouteFactTable.#noteTime). */
 const MAX_TIMES = 1 << 20;

@@ -82,4 +82,56 @@ describe('FlowCache', () => {
     cache.foldAll();
     expect(folded.get(1)).toEqual({ packets: 40, bytes: 40 * 64 * 1024 * 1024 });
   });
+  it('forgets only the decisions made with a marked route, wherever the flow sits in its bucket', () => {
+    // 2^3 entries in 4 buckets of two ways: among 8 flows some share a bucket, and the earlier one moves to the second way.
+    const cache = new FlowCache(3);
+    const flows = Array.from({ length: 8 }, (_, i) => view(`10.0.0.${i + 1}`, '192.0.2.1', 1000 + i));
+    const routes = [
+      [3, 4],
+      [0, 7],
+      [13, 14],
+      [8, 3],
+      [9, 10],
+      [11, 12],
+      [15, 3],
+      [5, 6],
+    ];
+    for (const [i, f] of flows.entries()) {
+      expect(cache.find4(f.v, 0)).toBe(-1);
+      cache.store4(f.v, 0, i, routes[i][0], routes[i][1]);
+    }
+    const live = () => flows.map((f) => cache.find4(f.v, 0) >= 0);
+    const before = live();
+    // Some flows were pushed out, and some of those kept sit in a second way.
+    expect(before.filter(Boolean).length).toBeGreaterThanOrEqual(4);
+    expect(before.filter(Boolean).length).toBeLessThan(8);
+    // Route 3: flows 0 (source), 3 and 6 (destination); 0, no route: flow 1's source.
+    const marked = [0, 1, 3, 6];
+    const forgotten = cache.forgetRoutes([[3, 0]]);
+    const after = live();
+    for (let i = 0; i < flows.length; i++) expect(after[i], `flow ${i}`).toBe(before[i] && !marked.includes(i));
+    expect(forgotten).toBe(marked.filter((i) => before[i]).length);
+    // Another network's marks do not touch these (network 0) flows.
+    expect(cache.forgetRoutes([undefined, Array.from({ length: 16 }, (_, i) => i)])).toBe(0);
+    // Routes whose indices share summary bits with theirs (mod 4096) do not either.
+    expect(cache.forgetRoutes([[4096 + 4, 8192 + 9, 4096 + 10]])).toBe(0);
+    expect(live()).toEqual(after);
+  });
+
+  it('forgets everything when more decisions were filed than it can list', () => {
+    const cache = new FlowCache(2);
+    for (let i = 0; i < 5; i++) {
+      const f = view(`10.0.1.${i + 1}`, '192.0.2.1', 2000);
+      cache.find4(f.v, 0);
+      cache.store4(f.v, 0, 1, 20, 21);
+    }
+    const last = view('10.0.1.5', '192.0.2.1', 2000);
+    expect(cache.find4(last.v, 0)).toBeGreaterThanOrEqual(0);
+    expect(cache.forgetRoutes([[]])).toBe(-1);
+    expect(cache.find4(last.v, 0)).toBe(-1);
+    // After that the list starts again.
+    cache.store4(last.v, 0, 1, 20, 21);
+    expect(cache.forgetRoutes([[99]])).toBe(0);
+    expect(cache.find4(last.v, 0)).toBeGreaterThanOrEqual(0);
+  });
 });

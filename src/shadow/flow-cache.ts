@@ -9,11 +9,13 @@
  * two-way set associative: a flow lives in one of the two entries of its
  * bucket; a new flow takes the first way and pushes the previous occupant to
  * the second. Entries carry the epoch they were computed in; the engine
- * bumps the epoch whenever anything a decision depends on changes (routes
- * committed, IP sets replaced, sessions swapped, a statistics interval
+ * bumps the epoch whenever anything a decision depends on changes (a
+ * routing snapshot, IP sets replaced, sessions swapped, a statistics interval
  * closed, packet time passing an instant at which a session's route-age
  * condition changes its answer),
- * so a stale decision is never used.
+ * so a stale decision is never used; after routes are committed it may
+ * instead forget only the decisions made with the routes that changed
+ * ({@link forgetRoutes}).
  *
  * Counting: {@link count} adds a packet to its flow's entry; the counts go
  * to the `fold` callback (which adds them to the routes' statistics) when
@@ -64,6 +66,19 @@ export class FlowCache {
   /** Entries that may hold counts (duplicates allowed: folding zeroes them). */
   #live = new Int32Array(4096);
   #nLive = 0;
+  /**
+   * The decisions filed since the last invalidate(), for forgetRoutes():
+   * the entry each was filed in, its routes and network. Past the cache's
+   * size (`#filedOverflow`) they are no longer listed.
+   */
+  readonly #filedAt: Int32Array;
+  readonly #filedSrc: Int32Array;
+  readonly #filedDst: Int32Array;
+  readonly #filedVnet: Int32Array;
+  #nFiled = 0;
+  #filedOverflow = false;
+  /** Bits of the changed routes (index mod 4096), for forgetRoutes(). */
+  readonly #summary = new Int32Array(128);
   readonly #fold: FlowFold;
   epoch = 1;
   hits = 0;
@@ -75,6 +90,10 @@ export class FlowCache {
     const n = 1 << sizeLog2;
     this.#buckets = n >>> 1;
     this.entries = new Int32Array(n * FLOW_ENTRY_WORDS);
+    this.#filedAt = new Int32Array(n);
+    this.#filedSrc = new Int32Array(n);
+    this.#filedDst = new Int32Array(n);
+    this.#filedVnet = new Int32Array(n);
   }
 
   #bucket(h: number): number {
@@ -227,6 +246,14 @@ export class FlowCache {
   /** The decision part of a new entry, counts at zero. */
   #decide(w: number, session: number, srcRoute: number, dstRoute: number): number {
     const e = this.entries;
+    const n = this.#nFiled;
+    if (n < this.#filedAt.length) {
+      this.#filedAt[n] = w;
+      this.#filedSrc[n] = srcRoute;
+      this.#filedDst[n] = dstRoute;
+      this.#filedVnet[n] = flowVnetIndex(e[w + META]);
+      this.#nFiled = n + 1;
+    } else this.#filedOverflow = true;
     e[w + FLOW_SESSION] = session;
     e[w + FLOW_SRC_ROUTE] = srcRoute;
     e[w + FLOW_DST_ROUTE] = dstRoute;
@@ -307,5 +334,62 @@ export class FlowCache {
   invalidate(): void {
     this.foldAll();
     this.epoch = (this.epoch + 1) | 0 || 1;
+    this.#nFiled = 0;
+    this.#filedOverflow = false;
+  }
+
+  /** Decisions filed since the last {@link invalidate} (what {@link forgetRoutes} reads through). */
+  get decisionsFiled(): number {
+    return this.#nFiled;
+  }
+
+  /**
+   * Forget only the decisions made with a changed route: `changed[v]` lists,
+   * for virtual network index `v`, the route indices whose lookups or facts
+   * changed (0: no route). Reads the list of decisions filed since the last
+   * {@link invalidate} in order (a 4,096-bit summary of the changed routes
+   * answers most of them) and looks at the entries only of those made with
+   * a changed route. When more decisions were filed than the list holds, it
+   * forgets everything instead. Returns the number of decisions forgotten,
+   * or -1 for everything.
+   */
+  forgetRoutes(changed: readonly (readonly number[] | undefined)[]): number {
+    if (this.#filedOverflow) {
+      this.invalidate();
+      return -1;
+    }
+    const summary = this.#summary;
+    summary.fill(0);
+    const sets: (Set<number> | undefined)[] = [];
+    for (let v = 0; v < changed.length; v++) {
+      const routes = changed[v];
+      if (routes === undefined || routes.length === 0) continue;
+      sets[v] = new Set(routes);
+      for (const r of routes) summary[(r >>> 5) & 127] |= 1 << (r & 31);
+    }
+    const e = this.entries;
+    const epoch = this.epoch;
+    const at = this.#filedAt;
+    const srcs = this.#filedSrc;
+    const dsts = this.#filedDst;
+    const vnets = this.#filedVnet;
+    let forgotten = 0;
+    for (let i = 0; i < this.#nFiled; i++) {
+      const src = srcs[i];
+      const dst = dsts[i];
+      if ((summary[(src >>> 5) & 127] & (1 << (src & 31))) === 0 && (summary[(dst >>> 5) & 127] & (1 << (dst & 31))) === 0) continue;
+      const set = sets[vnets[i]];
+      if (set === undefined || !(set.has(src) || set.has(dst))) continue;
+      // Filed in its bucket's first way; a newer flow may since have pushed it to the second.
+      const b = at[i];
+      for (let w = b; w < b + 2 * FLOW_ENTRY_WORDS; w += FLOW_ENTRY_WORDS) {
+        if (e[w + EPOCH] !== epoch || e[w + FLOW_SRC_ROUTE] !== src || e[w + FLOW_DST_ROUTE] !== dst) continue;
+        if (flowVnetIndex(e[w + META]) !== vnets[i]) continue;
+        this.#evict(w);
+        e[w + EPOCH] = 0;
+        forgotten++;
+      }
+    }
+    return forgotten;
   }
 }
