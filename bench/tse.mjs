@@ -19,7 +19,8 @@
 //     kernel's cost per datagram, one datagram per message and with GSO;
 //   - a route update burst: 10k best-path changes and withdrawals made
 //     through VnetRib.announce/withdraw, 100 before each batch, against the
-//     same batches without updates;
+//     same batches without updates; and route churn: one change before
+//     every 40th batch (10,240 packets), against the same without;
 //   - tcpdump: the packet set written to a pcap; `tcpdump -r FILE -w
 //     /dev/null FILTER` with the BPF equivalent of the plain CIDR/port
 //     sessions, against PcapFileSource → engine (only those sessions) →
@@ -425,8 +426,67 @@ async function engineNullTarget(flowCache, burst) {
   if (flowCache) result.flowCacheHitRate = round(hits / (hits + misses), 3);
   result.engineRssMiB = memAfter.rssMiB - memBefore.rssMiB;
   const burstResult = burst ? updateBurst(engine) : undefined;
+  const churnResult = burst ? routeChurn(engine) : undefined;
   await engine.stop();
-  return { result, burst: burstResult };
+  return { result, burst: burstResult, churn: churnResult };
+}
+
+// (c') route churn: one best-path change (another attribute set, same
+// peer) before every CHURN_GAP-th batch — about 200 a second at 2 Mpps, as a
+// router with a full table may see — against the same batches without;
+// ROUNDS times, medians. Each change concerns the flows towards one prefix,
+// so the engine forgets only their cached decisions.
+const CHURN_GAP = 40;
+const CHURN_BATCHES = 800;
+function routeChurn(engine) {
+  const { randInt } = makeRandom(w.seed ^ 0x1b873593);
+  const base = [];
+  const during = [];
+  const forgotten0 = engine.counters.flowDecisionsForgotten ?? 0;
+  let churnMisses = 0;
+  let baseMisses = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    gc();
+    for (let b = 0; b < CHURN_BATCHES; b++) processNext(engine);
+    let m = engine.counters.flowCacheMisses;
+    let t = performance.now();
+    for (let b = 0; b < CHURN_BATCHES; b++) processNext(engine);
+    base.push((CHURN_BATCHES * BATCH * 1000) / (performance.now() - t));
+    baseMisses += engine.counters.flowCacheMisses - m;
+    clock.advanceTo(Math.max(clock.now(), packetTimeMs()));
+    m = engine.counters.flowCacheMisses;
+    t = performance.now();
+    for (let b = 0; b < CHURN_BATCHES; b++) {
+      if (b % CHURN_GAP === 0) {
+        let i;
+        do i = randInt(w.entries.length);
+        while (groupOf[i] < 0);
+        const g = groupOf[i];
+        const ng = (g + 4 * (1 + randInt(w.groups.length / 4 - 1))) % w.groups.length;
+        rib.announce(peerOfGroup[ng], w.entries[i].prefix, interned[ng]);
+        groupOf[i] = ng;
+      }
+      processNext(engine);
+    }
+    during.push((CHURN_BATCHES * BATCH * 1000) / (performance.now() - t));
+    churnMisses += engine.counters.flowCacheMisses - m;
+  }
+  const ppsBase = median(base);
+  const ppsChurn = median(during);
+  return {
+    updatesEveryPackets: CHURN_GAP * BATCH,
+    updatesPerRound: CHURN_BATCHES / CHURN_GAP,
+    rounds: ROUNDS,
+    ppsWithout: Math.round(ppsBase),
+    ppsDuring: Math.round(ppsChurn),
+    ratio: round(ppsChurn / ppsBase, 2),
+    /** Flow-cache misses per round, without and with the changes. */
+    missesWithout: Math.round(baseMisses / ROUNDS),
+    missesDuring: Math.round(churnMisses / ROUNDS),
+    decisionsForgottenPerRound: Math.round(((engine.counters.flowDecisionsForgotten ?? 0) - forgotten0) / ROUNDS),
+    baseSamples: base.map(Math.round),
+    duringSamples: during.map(Math.round),
+  };
 }
 
 // (c) route update burst: 10k changes through the RIB, 100 before each batch,
@@ -770,7 +830,7 @@ async function againstTcpdump() {
 }
 const vsTcpdump = runs('tcpdump') ? await againstTcpdump() : undefined;
 // Last, as it changes routes and moves the clock to packet time.
-const burst = runs('burst') ? (await engineNullTarget(true, true)).burst : undefined;
+const burstAndChurn = runs('burst') ? await engineNullTarget(true, true) : undefined;
 
 console.log(
   JSON.stringify({
@@ -803,7 +863,8 @@ console.log(
     },
     endToEnd: { vxlan, vxlanNoGso, vxlanTrunc, vxlanTruncNoGso, vxlanDgram, pcap, pcapBuffered },
     sendAlone: sendCost,
-    updateBurst: burst,
+    updateBurst: burstAndChurn?.burst,
+    routeChurn: burstAndChurn?.churn,
     tcpdump: vsTcpdump,
     memory: { ...mem(), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) },
   }),
