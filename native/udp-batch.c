@@ -44,6 +44,8 @@
  *                   size still grouped (pass it as gsoMaxSize from then
  *                   on), or 0: stop asking for GSO on this socket.
  *   close(fd)
+ *   copy(dst, dstOffsets, src, srcOffsets, lengths, count)
+ *     many ranges from one byte array into another in one call.
  *   alignedBuffer(size) -> ArrayBuffer
  *     `size` zeroed bytes on a 4096-byte boundary, for O_DIRECT writes of
  *     capture files (JavaScript cannot ask for aligned memory).
@@ -395,12 +397,44 @@ static napi_value js_aligned(napi_env env, napi_callback_info info) {
   return ab;
 }
 
+/* copy(dst, dstOffsets, src, srcOffsets, lengths, count): copies
+ * src[srcOffsets[i], +lengths[i]) to dst[dstOffsets[i]] for i < count, in
+ * one call (a VXLAN target gathers a batch's copies so). Every range is
+ * checked first: one outside its array throws a RangeError and nothing is
+ * copied. */
+static napi_value js_copy(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *dst, *src;
+  uint32_t *doff, *soff, *lens;
+  size_t dlen, slen, ndoff, nsoff, nlens;
+  uint32_t count;
+  if (argc < 6 || get_bytes(env, argv[0], &dst, &dlen) != 0 || get_u32s(env, argv[1], &doff, &ndoff) != 0 ||
+      get_bytes(env, argv[2], &src, &slen) != 0 || get_u32s(env, argv[3], &soff, &nsoff) != 0 ||
+      get_u32s(env, argv[4], &lens, &nlens) != 0 || napi_get_value_uint32(env, argv[5], &count) != napi_ok)
+    return type_error(env, "copy(dst: Uint8Array, dstOffsets: Uint32Array, src: Uint8Array, srcOffsets: Uint32Array, lengths: Uint32Array, count)");
+  if (count > ndoff || count > nsoff || count > nlens) {
+    napi_throw_range_error(env, NULL, "copy: count is larger than an offsets or lengths array");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if ((uint64_t)doff[i] + lens[i] > dlen || (uint64_t)soff[i] + lens[i] > slen) {
+      napi_throw_range_error(env, NULL, "copy: a range lies outside its array");
+      return NULL;
+    }
+  }
+  for (uint32_t i = 0; i < count; i++) memcpy(dst + doff[i], src + soff[i], lens[i]);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
     {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, js_aligned, NULL, NULL, NULL, napi_default, NULL},
+    {"copy", NULL, js_copy, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

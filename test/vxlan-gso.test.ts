@@ -218,6 +218,27 @@ describe.skipIf(!native)('VxlanTarget with UDP GSO', () => {
     expect(strict.stats).toMatchObject({ packets: 240, shed: {}, errors: {} });
   });
 
+  it('copies the bytes out of a batch buffer before the batch ends, so the buffer can be reused at once', async () => {
+    const { rx, port, got } = await receiver();
+    const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port, sender: 'batch' });
+    // Two engine-like batches in one reused buffer: three frames side by side, then three others over them.
+    const buffer = new Uint8Array(3 * 1400);
+    const batches = [run(0, 3, 300), run(3, 3, 700)];
+    const sent: Copy[] = [];
+    for (const b of batches) {
+      b.forEach((c, i) => buffer.set(innerFrame(c), i * 1400));
+      b.forEach((c, i) => t.write({ ...record(c), data: buffer, offset: i * 1400 }));
+      t.endBatch();
+      sent.push(...b);
+      // The bytes the copies were made from are gone at once; the copies leave later (fewer than half a send wait).
+      buffer.fill(0xee);
+    }
+    await until(() => got.length >= sent.length);
+    expectArrived(got, sent, 'reused');
+    await t.close();
+    rx.close();
+  });
+
   it('sends one datagram per message with gso: false', async () => {
     const { rx, port, got } = await receiver();
     const t = new VxlanTarget({ name: 'v', address: '127.0.0.1', port, sender: 'batch', gso: false });

@@ -16,7 +16,7 @@ export function newTargetStats(): TargetStats {
   return { packets: 0, bytes: 0, shed: {}, errors: {} };
 }
 
-/** One copied packet handed to a target. `data[offset, offset+length)` is valid only during the call. */
+/** One copied packet handed to a target. `data[offset, offset+length)` is valid until the target's `endBatch` (see {@link CopyTarget}). */
 export interface CopyRecord {
   /** Session that selected the packet. */
   readonly session: string;
@@ -43,16 +43,19 @@ export interface CopyRecord {
 
 /**
  * Where copies go: a VXLAN mirror target (what AWS Traffic Mirroring
- * sends), capture files, or a bus topic for the analytics workers. `write`
- * must not keep `record.data` past the call; it never throws for I/O trouble
- * (errors are counted in `stats.errors`).
+ * sends), capture files, or a bus topic for the analytics workers. A target
+ * may read `record.data` until its `endBatch` (or `flush`) returns, not
+ * after: the engine calls `endBatch` at the end of every batch, before the
+ * batch's buffers may be reused, and a caller writing outside an engine
+ * batch calls it before changing the bytes. `write` never throws for I/O
+ * trouble (errors are counted in `stats.errors`).
  */
 export interface CopyTarget {
   readonly name: string;
   readonly kind: 'vxlan' | 'pcap' | 'bus';
   readonly stats: TargetStats;
   write(record: CopyRecord): void;
-  /** The engine finished a batch: send or hand off what is gathered, without waiting. */
+  /** The engine finished a batch: copy out what is still read from the batch's buffers, and send or hand off what is gathered, without waiting. */
   endBatch?(): void;
   /** A promise while the target holds more than it should let wait (the engine's source then waits for it), else undefined. */
   drain?(): Promise<void> | undefined;

@@ -53,6 +53,8 @@ export interface UdpBatch {
     gsoMaxSize?: number,
   ): number;
   close(fd: number): void;
+  /** Copy `src[srcOffsets[i], +lengths[i])` to `dst[dstOffsets[i]]` for i < count in one call; a range outside its array throws a RangeError before anything is copied. Absent in older builds. */
+  copy?(dst: Uint8Array, dstOffsets: Uint32Array, src: Uint8Array, srcOffsets: Uint32Array, lengths: Uint32Array, count: number): void;
   /** `size` zeroed bytes starting on a 4096-byte boundary (O_DIRECT capture writes need aligned memory). Absent in older builds. */
   alignedBuffer?(size: number): ArrayBuffer;
 }

@@ -125,6 +125,13 @@ export class VxlanTarget implements CopyTarget {
   readonly #sLengths = new Uint32Array(BATCH_COUNT);
   readonly #order: Orderer | null = null;
   #timer: NodeJS.Timeout | undefined;
+  /** Native copying: the copies whose bytes are still to be copied from `#pendingSrc` (see #vxlanDeferred). */
+  readonly #copy: NonNullable<UdpBatch['copy']> | null = null;
+  readonly #pendingDst = new Uint32Array(BATCH_COUNT);
+  readonly #pendingFrom = new Uint32Array(BATCH_COUNT);
+  readonly #pendingLength = new Uint32Array(BATCH_COUNT);
+  #nPending = 0;
+  #pendingSrc: Uint8Array | null = null;
   readonly #bErrors = new Uint32Array(256);
   readonly #bGso = new Uint32Array(3);
   #gso: 0 | 1 = 0;
@@ -176,6 +183,7 @@ export class VxlanTarget implements CopyTarget {
       this.#family = v6 ? 6 : 4;
       this.#destination = parseAddress(options.address);
       this.#bData = new Uint8Array(BATCH_BYTES);
+      this.#copy = native.copy ? native.copy.bind(native) : null;
       this.#gso = options.gso === false ? 0 : 1;
       if (options.order !== undefined && options.order !== 'conversation' && options.order !== 'arrival')
         throw new PacketIoError(
@@ -253,7 +261,8 @@ export class VxlanTarget implements CopyTarget {
     if (this.#native !== null) {
       if (this.#bCount === BATCH_COUNT || this.#bUsed + size > BATCH_BYTES) this.#sendBatch();
       const at = this.#bUsed;
-      this.#vxlan(this.#bData, at, record, synthetic, f.skip);
+      if (this.#copy !== null) this.#vxlanDeferred(at, record, synthetic, f.skip);
+      else this.#vxlan(this.#bData, at, record, synthetic, f.skip);
       this.#bOffsets[this.#bCount] = at;
       this.#bConversations[this.#bCount] = record.conversation ?? 0;
       this.#bLengths[this.#bCount++] = size;
@@ -297,8 +306,45 @@ export class VxlanTarget implements CopyTarget {
     d.set(record.data.subarray(record.offset + skip, record.offset + record.length), at + VXLAN_HEADER_LENGTH + synthetic);
   }
 
+  /**
+   * The VXLAN header (and synthetic Ethernet header) now, the copied bytes
+   * later: their ranges are gathered and copied in one native call
+   * ({@link #copyPending}) before the record's buffer may change (another
+   * buffer, the end of the engine batch, a send).
+   */
+  #vxlanDeferred(at: number, record: CopyRecord, synthetic: number, skip: number): void {
+    if (record.data !== this.#pendingSrc) {
+      this.#copyPending();
+      this.#pendingSrc = record.data;
+    }
+    const d = this.#bData;
+    d[at] = VXLAN_FLAG_I;
+    d[at + 1] = 0;
+    d[at + 2] = 0;
+    d[at + 3] = 0;
+    d[at + 4] = (record.vni >>> 16) & 0xff;
+    d[at + 5] = (record.vni >>> 8) & 0xff;
+    d[at + 6] = record.vni & 0xff;
+    d[at + 7] = 0;
+    if (synthetic) writeSyntheticEthernet(d, at + VXLAN_HEADER_LENGTH, this.#framing.etherType);
+    const n = this.#nPending++;
+    this.#pendingDst[n] = at + VXLAN_HEADER_LENGTH + synthetic;
+    this.#pendingFrom[n] = record.offset + skip;
+    this.#pendingLength[n] = record.length - skip;
+  }
+
+  /** Copy the gathered ranges from the record buffer they came from. */
+  #copyPending(): void {
+    const n = this.#nPending;
+    if (n === 0) return;
+    this.#copy!(this.#bData, this.#pendingDst, this.#pendingSrc!, this.#pendingFrom, this.#pendingLength, n);
+    this.#nPending = 0;
+    this.#pendingSrc = null;
+  }
+
   /** Native sender: send what was gathered; what the full socket buffer refuses is shed as `socket-busy`. */
   #sendBatch(): void {
+    this.#copyPending();
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -384,6 +430,8 @@ export class VxlanTarget implements CopyTarget {
    * a send, else when more join them or the timer fires (about 1 ms).
    */
   endBatch(): void {
+    // The engine may reuse the batch's buffer once this returns.
+    this.#copyPending();
     if (this.#bCount >= BATCH_COUNT / 2) this.#sendBatch();
     else if (this.#bCount > 0 && this.#timer === undefined) this.#timer = setTimeout(() => this.#sendBatch(), GATHER_MS);
   }
