@@ -137,6 +137,7 @@ export function registerMirrorTargetCommand(program: Command): void {
           target.write(record);
           written++;
         }
+        target.endBatch();
         if (count !== undefined && written >= count && !limitReached) {
           limitReached = true;
           stop();

@@ -268,6 +268,41 @@ describe('PcapTarget direct I/O', () => {
       expect(back.records[2999].len).toBe(varied(2999).length);
     });
 
+  it('copies the bytes out of a reused batch buffer by the end of each batch, across hand-offs', async () => {
+    const path = join(dir, 'reused.pcapng');
+    const t = new PcapTarget({ name: 'r', path, format: 'pcapng', bufferBytes: 20_000 });
+    const buffer = new Uint8Array(64 * 1600);
+    const expected: Uint8Array[] = [];
+    for (let b = 0; b < 40; b++) {
+      // An engine-like batch: 64 frames side by side in one buffer, overwritten by the next batch.
+      const records: CopyRecord[] = [];
+      let at = 0;
+      for (let i = 0; i < 64; i++) {
+        const r = varied(b * 64 + i);
+        buffer.set(r.data, at);
+        records.push({ ...r, data: buffer, offset: at });
+        expected.push(r.data.slice());
+        at += r.length;
+      }
+      for (const r of records) t.write(r);
+      t.endBatch();
+      buffer.fill(0xee);
+    }
+    await t.close();
+    const r = new CaptureStreamReader((reason) => {
+      throw new Error(`unexpected drop ${reason}`);
+    });
+    r.write(readFileSync(path));
+    r.end();
+    let n = 0;
+    while (r.next()) {
+      const x = r.record;
+      expect(Buffer.from(x.data.subarray(x.offset, x.offset + x.length)).equals(Buffer.from(expected[n])), `record ${n}`).toBe(true);
+      n++;
+    }
+    expect(n).toBe(expected.length);
+  });
+
   it('rotates by size the same way', async () => {
     const a = join(dir, 'rot-direct.pcap');
     const b = join(dir, 'rot-buffered.pcap');
