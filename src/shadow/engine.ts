@@ -699,6 +699,11 @@ export class ShadowEngine {
   #newAgeSpan(timeMs: number): void {
     this.#cache?.invalidate();
     this.#ageLo = this.#ageHi = timeMs;
+    this.#ageInstantsAround(timeMs);
+  }
+
+  /** Set #ageNext to the first route-age instant at or after `timeMs`, and #agePrev to the last one before it. */
+  #ageInstantsAround(timeMs: number): void {
     let next = Infinity;
     let prev = -Infinity;
     for (const v of this.#vnets)
@@ -771,23 +776,12 @@ export class ShadowEngine {
    */
   #recheckAgeSpan(): void {
     if (!this.#timeSensitive || this.#ageLo > this.#ageHi) return;
-    let next = Infinity;
-    let prev = -Infinity;
-    const lo = this.#ageLo;
-    for (const v of this.#vnets)
-      for (const w of this.#ageWindows) {
-        const n = v.facts.firstAnnounceAtOrAfter(lo - w) + w;
-        if (n < next) next = n;
-        const p = v.facts.lastAnnounceBefore(lo - w) + w;
-        if (p > prev) prev = p;
-      }
-    if (next < this.#ageHi) {
+    // From the span's start: no earlier instant can be inside it, so a first one before its end is a new one inside.
+    this.#ageInstantsAround(this.#ageLo);
+    if (this.#ageNext < this.#ageHi) {
       this.#cache?.invalidate();
       this.#resetAgeSpan();
-      return;
     }
-    this.#ageNext = next;
-    this.#agePrev = prev;
   }
 
   // ---- traffic statistics ----

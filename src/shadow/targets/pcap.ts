@@ -27,7 +27,8 @@ import { extname } from 'node:path';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { newTargetStats, type CopyRecord, type CopyTarget, type TargetStats } from '../types.js';
 import { PacketIoError, PacketIoErrorCode } from '../sources/errors.js';
-import { udpBatch, type UdpBatch } from './udp-batch.js';
+import { DeferredCopies } from './deferred-copies.js';
+import { udpBatch } from './udp-batch.js';
 import {
   ETHERNET_HEADER_LENGTH,
   ethernetFraming,
@@ -66,8 +67,6 @@ const SHB_LENGTH = 48;
 const IDB_LENGTH = 32;
 const EPB_FIXED = 32;
 const DEFAULT_SNAPLEN = 262144;
-/** Copies whose bytes wait for one native copy call. */
-const PENDING_MAX = 1024;
 const USER_APPL = new TextEncoder().encode('shadownet');
 
 /** The path of rotated file number `seq` (1-based) for `path`. */
@@ -133,13 +132,8 @@ export class PcapTarget implements CopyTarget {
   /** Bytes at the start of the buffer carried over from the last hand-off (a partial 4 KiB block), and whether they are on disk already. */
   #carry = 0;
   #carryWritten = false;
-  /** Native copying: copies whose bytes are still to be copied from `#pendingSrc` into the gathering buffer. */
-  readonly #copy: NonNullable<UdpBatch['copy']> | null;
-  readonly #pendingDst = new Uint32Array(PENDING_MAX);
-  readonly #pendingFrom = new Uint32Array(PENDING_MAX);
-  readonly #pendingLength = new Uint32Array(PENDING_MAX);
-  #nPending = 0;
-  #pendingSrc: Uint8Array | null = null;
+  /** The copied bytes, copied out of the batch's buffers at its end (or before the gathering buffer is handed on). */
+  readonly #copies = new DeferredCopies();
   #loggedDirect = false;
 
   constructor(options: PcapTargetOptions) {
@@ -177,8 +171,6 @@ export class PcapTarget implements CopyTarget {
       );
     const native = options.directIo === false || fsConstants.O_DIRECT === undefined ? null : udpBatch();
     this.#aligned = native?.alignedBuffer ? (size) => native.alignedBuffer!(size) : null;
-    const helper = udpBatch();
-    this.#copy = helper?.copy ? helper.copy.bind(helper) : null;
     this.#buf = this.#newBuffer(this.#bufferBytes);
     this.#standardLength = this.#buf.length;
     this.#dv = new DataView(this.#buf.buffer);
@@ -261,17 +253,7 @@ export class PcapTarget implements CopyTarget {
       o += ETHERNET_HEADER_LENGTH;
     }
     const bodyLength = record.length - skip;
-    if (this.#copy !== null) {
-      // The bytes are copied with the others of the batch in one native call (#copyPending), before they may change.
-      if (record.data !== this.#pendingSrc || this.#nPending === PENDING_MAX) {
-        this.#copyPending();
-        this.#pendingSrc = record.data;
-      }
-      const n = this.#nPending++;
-      this.#pendingDst[n] = o;
-      this.#pendingFrom[n] = record.offset + skip;
-      this.#pendingLength[n] = bodyLength;
-    } else this.#buf.set(record.data.subarray(record.offset + skip, record.offset + record.length), o);
+    this.#copies.add(this.#buf, o, record.data, record.offset + skip, bodyLength);
     o += bodyLength;
     if (this.#format === 'pcapng') while (o & 3) this.#buf[o++] = 0;
     this.#used += size;
@@ -282,15 +264,6 @@ export class PcapTarget implements CopyTarget {
     this.#lastSec = record.tsSec;
     this.stats.packets++;
     this.stats.bytes += caplen;
-  }
-
-  /** Copy the gathered ranges (see write) from the record buffer they came from into the gathering buffer. */
-  #copyPending(): void {
-    const n = this.#nPending;
-    if (n === 0) return;
-    this.#copy!(this.#buf, this.#pendingDst, this.#pendingSrc!, this.#pendingFrom, this.#pendingLength, n);
-    this.#nPending = 0;
-    this.#pendingSrc = null;
   }
 
   #shed(reason: string): void {
@@ -434,7 +407,7 @@ export class PcapTarget implements CopyTarget {
    * ordinary descriptor. `final`: the file ends here, nothing is carried.
    */
   #handOff(mode: 'full' | 'flush' | 'final'): void {
-    this.#copyPending();
+    this.#copies.flush();
     const used = this.#used;
     if (used === 0 || (this.#carryWritten && used === this.#carry)) {
       if (mode === 'final') this.#used = this.#carry = 0;
@@ -546,7 +519,7 @@ export class PcapTarget implements CopyTarget {
    */
   endBatch(): void {
     // The engine may reuse the batch's buffer once this returns.
-    this.#copyPending();
+    this.#copies.flush();
     if (this.#firstSec >= 0 && this.#lastSec - this.#firstSec >= 1) this.#handOff('flush');
   }
 

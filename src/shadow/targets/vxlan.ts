@@ -50,6 +50,7 @@ import {
 } from './ethernet-framing.js';
 import { VXLAN_FLAG_I, VXLAN_HEADER_LENGTH } from '../../wire/vxlan.js';
 import { parseAddress } from '../../core/prefix.js';
+import { DeferredCopies } from './deferred-copies.js';
 import { errnoName, sendErrorReason, udpBatch, udpBatchUnavailableReason, type UdpBatch } from './udp-batch.js';
 
 export interface VxlanTargetOptions {
@@ -125,13 +126,8 @@ export class VxlanTarget implements CopyTarget {
   readonly #sLengths = new Uint32Array(BATCH_COUNT);
   readonly #order: Orderer | null = null;
   #timer: NodeJS.Timeout | undefined;
-  /** Native copying: the copies whose bytes are still to be copied from `#pendingSrc` (see #vxlanDeferred). */
-  readonly #copy: NonNullable<UdpBatch['copy']> | null = null;
-  readonly #pendingDst = new Uint32Array(BATCH_COUNT);
-  readonly #pendingFrom = new Uint32Array(BATCH_COUNT);
-  readonly #pendingLength = new Uint32Array(BATCH_COUNT);
-  #nPending = 0;
-  #pendingSrc: Uint8Array | null = null;
+  /** The copied bytes, copied out of the batch's buffers at its end. */
+  readonly #copies = new DeferredCopies(BATCH_COUNT);
   readonly #bErrors = new Uint32Array(256);
   readonly #bGso = new Uint32Array(3);
   #gso: 0 | 1 = 0;
@@ -183,7 +179,6 @@ export class VxlanTarget implements CopyTarget {
       this.#family = v6 ? 6 : 4;
       this.#destination = parseAddress(options.address);
       this.#bData = new Uint8Array(BATCH_BYTES);
-      this.#copy = native.copy ? native.copy.bind(native) : null;
       this.#gso = options.gso === false ? 0 : 1;
       if (options.order !== undefined && options.order !== 'conversation' && options.order !== 'arrival')
         throw new PacketIoError(
@@ -261,8 +256,7 @@ export class VxlanTarget implements CopyTarget {
     if (this.#native !== null) {
       if (this.#bCount === BATCH_COUNT || this.#bUsed + size > BATCH_BYTES) this.#sendBatch();
       const at = this.#bUsed;
-      if (this.#copy !== null) this.#vxlanDeferred(at, record, synthetic, f.skip);
-      else this.#vxlan(this.#bData, at, record, synthetic, f.skip);
+      this.#vxlan(this.#bData, at, record, synthetic, f.skip);
       this.#bOffsets[this.#bCount] = at;
       this.#bConversations[this.#bCount] = record.conversation ?? 0;
       this.#bLengths[this.#bCount++] = size;
@@ -274,6 +268,7 @@ export class VxlanTarget implements CopyTarget {
     if (this.#queuedBytes + size > this.#maxQueued) return this.#shed('socket-busy');
     const d = Buffer.allocUnsafe(size);
     this.#vxlan(d, 0, record, synthetic, f.skip);
+    this.#copies.flush();
     this.#queuedBytes += size;
     this.#queued++;
     this.stats.packets++;
@@ -303,48 +298,12 @@ export class VxlanTarget implements CopyTarget {
     d[at + 6] = record.vni & 0xff;
     d[at + 7] = 0;
     if (synthetic) writeSyntheticEthernet(d, at + VXLAN_HEADER_LENGTH, this.#framing.etherType);
-    d.set(record.data.subarray(record.offset + skip, record.offset + record.length), at + VXLAN_HEADER_LENGTH + synthetic);
-  }
-
-  /**
-   * The VXLAN header (and synthetic Ethernet header) now, the copied bytes
-   * later: their ranges are gathered and copied in one native call
-   * ({@link #copyPending}) before the record's buffer may change (another
-   * buffer, the end of the engine batch, a send).
-   */
-  #vxlanDeferred(at: number, record: CopyRecord, synthetic: number, skip: number): void {
-    if (record.data !== this.#pendingSrc) {
-      this.#copyPending();
-      this.#pendingSrc = record.data;
-    }
-    const d = this.#bData;
-    d[at] = VXLAN_FLAG_I;
-    d[at + 1] = 0;
-    d[at + 2] = 0;
-    d[at + 3] = 0;
-    d[at + 4] = (record.vni >>> 16) & 0xff;
-    d[at + 5] = (record.vni >>> 8) & 0xff;
-    d[at + 6] = record.vni & 0xff;
-    d[at + 7] = 0;
-    if (synthetic) writeSyntheticEthernet(d, at + VXLAN_HEADER_LENGTH, this.#framing.etherType);
-    const n = this.#nPending++;
-    this.#pendingDst[n] = at + VXLAN_HEADER_LENGTH + synthetic;
-    this.#pendingFrom[n] = record.offset + skip;
-    this.#pendingLength[n] = record.length - skip;
-  }
-
-  /** Copy the gathered ranges from the record buffer they came from. */
-  #copyPending(): void {
-    const n = this.#nPending;
-    if (n === 0) return;
-    this.#copy!(this.#bData, this.#pendingDst, this.#pendingSrc!, this.#pendingFrom, this.#pendingLength, n);
-    this.#nPending = 0;
-    this.#pendingSrc = null;
+    this.#copies.add(d, at + VXLAN_HEADER_LENGTH + synthetic, record.data, record.offset + skip, record.length - skip);
   }
 
   /** Native sender: send what was gathered; what the full socket buffer refuses is shed as `socket-busy`. */
   #sendBatch(): void {
-    this.#copyPending();
+    this.#copies.flush();
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -431,7 +390,7 @@ export class VxlanTarget implements CopyTarget {
    */
   endBatch(): void {
     // The engine may reuse the batch's buffer once this returns.
-    this.#copyPending();
+    this.#copies.flush();
     if (this.#bCount >= BATCH_COUNT / 2) this.#sendBatch();
     else if (this.#bCount > 0 && this.#timer === undefined) this.#timer = setTimeout(() => this.#sendBatch(), GATHER_MS);
   }
