@@ -321,6 +321,22 @@ describe('dissect', () => {
     dissect(off, 0, off.length, 1, view);
     expect([view.srcPort, view.dstPort, view.src4]).toEqual([51000, 80, 0xc000020a]);
   });
+  /** A UDP datagram from 2001:db8::20 to 2001:db8::10 (the reverse of v6()'s addresses). */
+  const v6Reply = (sport: number, dport: number): Uint8Array =>
+    cat(
+      eth(0x86dd),
+      ipv6.encode({
+        trafficClass: 0,
+        flowLabel: 0,
+        payloadLength: 8,
+        nextHeader: 17,
+        hopLimit: 1,
+        source: '2001:db8::20',
+        destination: '2001:db8::10',
+        extensions: [],
+      }),
+      udpDgram(sport, dport, new Uint8Array(0)),
+    );
   it('hashes both directions of a flow alike and different flows apart', () => {
     const rev = cat(
       eth(0x0800),
@@ -337,20 +353,7 @@ describe('dissect', () => {
     dissect(other, 0, other.length, 1, view);
     expect(flowHash(view, other)).not.toBe(a);
     const v6a = cat(eth(0x86dd), v6(17, udpDgram(5353, 53, new Uint8Array(0))));
-    const v6b = cat(
-      eth(0x86dd),
-      ipv6.encode({
-        trafficClass: 0,
-        flowLabel: 0,
-        payloadLength: 8,
-        nextHeader: 17,
-        hopLimit: 1,
-        source: '2001:db8::20',
-        destination: '2001:db8::10',
-        extensions: [],
-      }),
-      udpDgram(53, 5353, new Uint8Array(0)),
-    );
+    const v6b = v6Reply(53, 5353);
     dissect(v6a, 0, v6a.length, 1, view);
     const h6 = flowHash(view, v6a);
     dissect(v6b, 0, v6b.length, 1, view);
@@ -390,20 +393,7 @@ describe('dissect', () => {
     const v6a = cat(eth(0x86dd), v6(17, udpDgram(5353, 53, new Uint8Array(0))));
     dissect(v6a, 0, v6a.length, 1, view);
     const h6 = conversationHash(view, v6a);
-    const v6b = cat(
-      eth(0x86dd),
-      ipv6.encode({
-        trafficClass: 0,
-        flowLabel: 0,
-        payloadLength: 8,
-        nextHeader: 17,
-        hopLimit: 1,
-        source: '2001:db8::20',
-        destination: '2001:db8::10',
-        extensions: [],
-      }),
-      udpDgram(1000, 2000, new Uint8Array(0)),
-    );
+    const v6b = v6Reply(1000, 2000);
     dissect(v6b, 0, v6b.length, 1, view);
     expect(conversationHash(view, v6b)).toBe(h6);
     const arp = cat(eth(0x0806), new Uint8Array(28));
