@@ -15,6 +15,7 @@
 import {
   InvalidArgumentError,
   NotFoundError,
+  bytesEqual,
   formatPrefix,
   parsePrefix,
   silentLogger,
@@ -685,8 +686,7 @@ export class ShadowEngine {
       if (s === 0) return;
       const was = v.slotPrefix[s - 1];
       const now = v.facts.route(r)?.prefix;
-      if (was === undefined || now === undefined || was.length !== now.length || was.afi !== now.afi || !was.address.every((b, i) => now.address[i] === b))
-        v.slotOf[r] = 0;
+      if (was === undefined || now === undefined || was.length !== now.length || !bytesEqual(was.address, now.address)) v.slotOf[r] = 0;
     };
     if (routes === null) for (let j = 0; j < v.nTouched; j++) check(v.touched[j]);
     else for (const r of routes) check(r);

@@ -860,8 +860,7 @@ export class RouteFactTable {
   route(index: number): RouteFact | undefined {
     const best = this.#routePath[index];
     if (index <= 0 || best === undefined) return undefined;
-    const prefix = this.#routePrefix[index] ?? { afi: Afi.IPV4, length: this.#routeLen[index], address: numberBytes(this.#routeKey4[index]) };
-    return { index, prefix, best, announcedAt: this.announcedAt[index] };
+    return { index, prefix: this.prefixOf(index)!, best, announcedAt: this.announcedAt[index] };
   }
 
   /**
@@ -871,10 +870,7 @@ export class RouteFactTable {
    */
   prefixOf(index: number): Prefix | undefined {
     if (index <= 0 || index >= this.#nextRoute) return undefined;
-    const p = this.#routePrefix[index];
-    if (p !== undefined) return p;
-    const len = this.#routeLen[index];
-    return { afi: Afi.IPV4, length: len, address: numberBytes(this.#routeKey4[index]) };
+    return this.#routePrefix[index] ?? { afi: Afi.IPV4, length: this.#routeLen[index], address: numberBytes(this.#routeKey4[index]) };
   }
 
   /** Every installed route (not for hot paths). */

@@ -439,14 +439,13 @@ export class VxlanTarget implements CopyTarget {
  * copies of other conversations. Allocates nothing per send.
  */
 class Orderer {
-  readonly #groupLength = new Int32Array(BATCH_COUNT);
   readonly #groupCount = new Int32Array(BATCH_COUNT);
   readonly #groupBytes = new Int32Array(BATCH_COUNT);
   readonly #groupHead = new Int32Array(BATCH_COUNT);
   readonly #groupTail = new Int32Array(BATCH_COUNT);
   /** The next copy of the same group (-1: the last). */
   readonly #next = new Int32Array(BATCH_COUNT);
-  /** Latest group of each length, by length (reset per send through `#lengthsSeen`). */
+  /** Latest group of each length, by length (cleared at each send). */
   readonly #latest = new Map<number, number>();
   /** Open-addressed table: conversation → latest group holding one of its copies; a slot is live when its stamp is this send's. */
   readonly #convKey = new Int32Array(CONVERSATION_SLOTS);
@@ -471,7 +470,6 @@ class Orderer {
       this.#stamp = 1;
     }
     const stamp = this.#stamp;
-    const gLen = this.#groupLength;
     const gCount = this.#groupCount;
     const gBytes = this.#groupBytes;
     const gTail = this.#groupTail;
@@ -490,7 +488,6 @@ class Orderer {
       next[i] = -1;
       if (g < 0) {
         g = groups++;
-        gLen[g] = len;
         gCount[g] = 1;
         gBytes[g] = len;
         this.#groupHead[g] = i;
